@@ -1,0 +1,88 @@
+//! The adapter trait every channel implements, and the layers that wrap it.
+//!
+//! A channel has three required methods: its name, a receive loop that hands inbound events
+//! to an [`InboundSink`], and `send`. Everything else (capabilities, rendering of approval
+//! requests) has a default. Pacing is a layer ([`Paced`]) and retries belong to the outbox,
+//! so adapters stay small.
+
+mod memory;
+mod paced;
+mod sink;
+mod terminal;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::{Capabilities, Outbound, SentRef};
+
+pub use memory::{MemoryChannel, MemoryChannelHandle, Delivered};
+pub use paced::{Paced, TokioClock};
+pub use sink::InboundSink;
+pub use terminal::TerminalChannel;
+
+/// Why a send failed, as the outbox needs to know it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SendError {
+    /// The platform said to wait (e.g. HTTP 429 with `retry_after`).
+    #[error("rate limited; retry after {0:?}")]
+    RetryAfter(Duration),
+    /// A failure that may pass (timeout, 5xx, connection reset).
+    #[error("transient failure: {0}")]
+    Transient(String),
+    /// A failure that will not pass (chat not found, bot blocked, invalid request).
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// A receive loop that ended.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct ReceiveError(pub String);
+
+/// A chat platform (or any other conversation medium) as the core sees it.
+#[async_trait]
+pub trait Channel: Send + Sync + 'static {
+    /// The channel's configured name; [`crate::domain::ConversationRef::channel`] refers to it.
+    fn name(&self) -> &str;
+
+    /// Receives events until `shutdown` fires, handing each to `sink`. An adapter commits
+    /// its platform position (update offset, IMAP UID) only after `sink.deliver` returned.
+    async fn receive(&self, sink: InboundSink, shutdown: CancellationToken) -> Result<(), ReceiveError>;
+
+    /// Sends one message. The idempotency key is stable across resends.
+    async fn send(&self, message: &Outbound) -> Result<SentRef, SendError>;
+
+    /// What the channel can do beyond text.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
+}
+
+#[async_trait]
+impl<C: Channel + ?Sized> Channel for Arc<C> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    async fn receive(&self, sink: InboundSink, shutdown: CancellationToken) -> Result<(), ReceiveError> {
+        (**self).receive(sink, shutdown).await
+    }
+
+    async fn send(&self, message: &Outbound) -> Result<SentRef, SendError> {
+        (**self).send(message).await
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+}
+
+/// A shared channel.
+pub type SharedChannel = Arc<dyn Channel>;
+
+const _: () = {
+    fn assert_object_safe(_: &dyn Channel) {}
+};

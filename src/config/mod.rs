@@ -1,0 +1,13 @@
+//! Configuration: purpose, contacts, authorizations, limits, channels, store, planner and
+//! skills, loaded from TOML, YAML or JSON files plus `OPENMOG_` environment variables.
+
+mod duration;
+mod load;
+mod rate;
+mod types;
+mod validate;
+
+pub use duration::ConfigDuration;
+pub use load::{ConfigSource, json_schema, load};
+pub use rate::Rate;
+pub use types::*;

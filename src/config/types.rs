@@ -1,0 +1,417 @@
+//! The configuration's shape. Every struct refuses unknown keys.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{ConfigDuration, Rate};
+use crate::domain::{OnTimeout, PostCondition};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// What the agent is for, in plain words; shown by `help`.
+    #[serde(default)]
+    pub purpose: String,
+    /// People the agent knows: their roles and their address on each channel.
+    #[serde(default)]
+    pub contacts: Vec<Contact>,
+    /// Who may chat, and what runs on its own, needs approval, or is forbidden.
+    #[serde(default)]
+    pub authorizations: Authorizations,
+    /// Resource limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Channels by name (the name is what contacts' addresses refer to).
+    #[serde(default)]
+    pub channels: BTreeMap<String, ChannelConfig>,
+    /// Where state is kept.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// How requests become plans.
+    #[serde(default)]
+    pub planner: PlannerConfig,
+    /// Settings of the built-in skills.
+    #[serde(default)]
+    pub skills: SkillsConfig,
+}
+
+/// A person the agent knows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    /// Stable id, used in authorizations (e.g. `alice`).
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Roles, used in authorizations as `role:NAME`.
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// The platform user id on each channel, by channel name (e.g. `telegram = "123456"`).
+    #[serde(default)]
+    pub addresses: BTreeMap<String, String>,
+    /// The channel to reach them on when they are not in the conversation.
+    #[serde(default)]
+    pub preferred: Option<String>,
+}
+
+/// Who may chat and what needs whose approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Authorizations {
+    /// Who may make requests: `role:NAME`, a contact id, or `*` for every known contact.
+    /// Kept apart from approvers: being allowed to chat never lets anyone approve.
+    #[serde(default = "default_chat")]
+    pub chat: Vec<String>,
+    /// Rules, first match wins. A step that no rule matches is forbidden.
+    #[serde(default)]
+    pub rules: Vec<AuthorizationRule>,
+    /// Also send approval requests to each approver on their preferred channel when it
+    /// differs from the conversation's.
+    #[serde(default = "yes")]
+    pub notify_approvers_directly: bool,
+}
+
+impl Default for Authorizations {
+    fn default() -> Self {
+        Authorizations { chat: default_chat(), rules: Vec::new(), notify_approvers_directly: true }
+    }
+}
+
+fn default_chat() -> Vec<String> {
+    vec!["*".to_owned()]
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What a matching rule decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleDecision {
+    /// Run without asking.
+    Auto,
+    /// Ask `approvers`.
+    Approve,
+    /// Never run.
+    Forbid,
+}
+
+/// One authorization rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizationRule {
+    /// Skill-name pattern; `*` matches any run of characters (e.g. `http.*`).
+    pub skill: String,
+    /// Conditions on the step's arguments; all must hold for the rule to match.
+    #[serde(default)]
+    pub when: Vec<ArgCondition>,
+    /// What happens to a matching step.
+    pub decision: RuleDecision,
+    /// With `approve`: who may decide, as `role:NAME` or contact ids.
+    #[serde(default)]
+    pub approvers: Vec<String>,
+    /// With `approve`: how many distinct approvers must approve.
+    #[serde(default = "one")]
+    pub quorum: u32,
+    /// With `approve`: how long the request stays open.
+    #[serde(default = "default_approval_timeout")]
+    pub timeout: ConfigDuration,
+    /// With `approve`: what a timeout does (`deny`, or `park` the plan until someone answers).
+    #[serde(default)]
+    pub on_timeout: OnTimeout,
+    /// With `approve`: an approver may approve every step of the plan this rule covers at once.
+    #[serde(default)]
+    pub whole_plan: bool,
+    /// With `forbid`: the reason shown to the user.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_approval_timeout() -> ConfigDuration {
+    ConfigDuration::secs(3600)
+}
+
+/// A condition on one argument of a step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArgCondition {
+    /// Dot-separated path into the arguments (e.g. `command` or `headers.host`).
+    pub arg: String,
+    /// The argument equals this value.
+    #[serde(default)]
+    pub equals: Option<Value>,
+    /// The argument, as text, matches this regular expression.
+    #[serde(default)]
+    pub matches: Option<String>,
+}
+
+/// Resource limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Steps running at once in this process.
+    #[serde(default = "default_concurrent_steps")]
+    pub max_concurrent_steps: usize,
+    /// Child plans running at once (used by planners that delegate sub-goals).
+    #[serde(default = "default_subagents")]
+    pub max_subagents: usize,
+    /// A step running longer is stopped and fails.
+    #[serde(default = "default_step_timeout")]
+    pub step_timeout: ConfigDuration,
+    /// Plan budget: the most steps one plan may have.
+    #[serde(default = "default_max_steps")]
+    pub max_steps_per_plan: usize,
+    /// Plan budget: a plan still active after this long is cancelled.
+    #[serde(default = "default_plan_timeout")]
+    pub plan_timeout: ConfigDuration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_concurrent_steps: default_concurrent_steps(),
+            max_subagents: default_subagents(),
+            step_timeout: default_step_timeout(),
+            max_steps_per_plan: default_max_steps(),
+            plan_timeout: default_plan_timeout(),
+        }
+    }
+}
+
+fn default_concurrent_steps() -> usize {
+    4
+}
+fn default_subagents() -> usize {
+    2
+}
+fn default_step_timeout() -> ConfigDuration {
+    ConfigDuration::secs(300)
+}
+fn default_max_steps() -> usize {
+    20
+}
+fn default_plan_timeout() -> ConfigDuration {
+    ConfigDuration::secs(86_400)
+}
+
+/// One configured channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    /// The adapter: `terminal` here; adapter crates add `telegram`, `discord`, `email`.
+    pub kind: String,
+    /// Whether `openmog run` starts it.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Outbound pacing; defaults depend on the kind.
+    #[serde(default)]
+    pub pacing: Option<Pacing>,
+    /// Adapter-specific settings, validated by the adapter.
+    #[serde(default)]
+    pub settings: BTreeMap<String, Value>,
+}
+
+/// Outbound message pacing for one channel.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pacing {
+    /// Messages to one conversation.
+    pub per_conversation: Rate,
+    /// Messages through the whole channel.
+    pub per_channel: Rate,
+}
+
+impl Pacing {
+    /// The published limits of each platform, or generous ones for local channels.
+    pub fn default_for(kind: &str) -> Pacing {
+        match kind {
+            "telegram" => Pacing { per_conversation: Rate::per_second(1), per_channel: Rate::per_second(30) },
+            "discord" => Pacing {
+                per_conversation: Rate::parse("5/5s").expect("valid"),
+                per_channel: Rate::per_second(50),
+            },
+            "email" => Pacing { per_conversation: Rate::per_minute(10), per_channel: Rate::per_minute(20) },
+            _ => Pacing { per_conversation: Rate::per_second(50), per_channel: Rate::per_second(200) },
+        }
+    }
+}
+
+/// Where state is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://PATH` (created if missing) or `memory:` (lost on exit).
+    #[serde(default = "default_store_url")]
+    pub url: String,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { url: default_store_url() }
+    }
+}
+
+fn default_store_url() -> String {
+    "sqlite://.openmog/openmog.db".to_owned()
+}
+
+/// How requests become plans.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlannerConfig {
+    /// The planner: `rules` (deterministic, the default).
+    #[serde(default = "default_planner_kind")]
+    pub kind: String,
+    /// Rules of the rule planner, tried in order.
+    #[serde(default)]
+    pub rules: Vec<PlanRule>,
+}
+
+impl Default for PlannerConfig {
+    fn default() -> Self {
+        PlannerConfig { kind: default_planner_kind(), rules: Vec::new() }
+    }
+}
+
+fn default_planner_kind() -> String {
+    "rules".to_owned()
+}
+
+/// A rule of the rule planner: a message pattern and the plan it becomes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRule {
+    /// Name, shown by `help`.
+    pub name: String,
+    /// Regular expression matched against the whole message (case-insensitive); named
+    /// captures `(?P<name>...)` fill `${name}` in the title and arguments.
+    pub pattern: String,
+    /// An example request, shown by `help`.
+    #[serde(default)]
+    pub example: Option<String>,
+    /// The plan's title.
+    pub title: String,
+    /// The steps.
+    pub steps: Vec<StepTemplate>,
+}
+
+/// A step of a plan rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepTemplate {
+    /// Unique within the plan.
+    pub key: String,
+    /// The skill to call.
+    pub skill: String,
+    /// Arguments; strings may hold `${capture}` and `${steps.KEY.output.PATH}`.
+    #[serde(default = "empty_object")]
+    pub args: Value,
+    /// Keys of steps that must succeed first.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    /// Checks on the output before the step counts as done.
+    #[serde(default)]
+    pub post: Vec<PostCondition>,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// Settings of the built-in skills.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkillsConfig {
+    /// The `http.get` skill.
+    #[serde(default)]
+    pub http: HttpSkillConfig,
+    /// The `shell` skill.
+    #[serde(default)]
+    pub shell: ShellSkillConfig,
+}
+
+/// The `http.get` skill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSkillConfig {
+    /// Hosts it may reach (exact names, or `*.example.com`). Empty: none.
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
+    /// Per-request timeout.
+    #[serde(default = "default_http_timeout")]
+    pub timeout: ConfigDuration,
+    /// Larger bodies are cut to this many bytes.
+    #[serde(default = "default_http_max_body")]
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpSkillConfig {
+    fn default() -> Self {
+        HttpSkillConfig {
+            allow_hosts: Vec::new(),
+            timeout: default_http_timeout(),
+            max_body_bytes: default_http_max_body(),
+        }
+    }
+}
+
+fn default_http_timeout() -> ConfigDuration {
+    ConfigDuration::secs(10)
+}
+fn default_http_max_body() -> usize {
+    64 * 1024
+}
+
+/// The `shell` skill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShellSkillConfig {
+    /// Whether the skill is registered at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Working directory of commands (default: the current directory).
+    #[serde(default)]
+    pub workdir: Option<PathBuf>,
+    /// Environment variables passed through to commands; all others are cleared.
+    #[serde(default = "default_env_allow")]
+    pub env_allow: Vec<String>,
+    /// A command running longer is killed.
+    #[serde(default = "default_shell_timeout")]
+    pub timeout: ConfigDuration,
+    /// Output beyond this many bytes (per stream) is cut.
+    #[serde(default = "default_shell_max_output")]
+    pub max_output_bytes: usize,
+}
+
+impl Default for ShellSkillConfig {
+    fn default() -> Self {
+        ShellSkillConfig {
+            enabled: true,
+            workdir: None,
+            env_allow: default_env_allow(),
+            timeout: default_shell_timeout(),
+            max_output_bytes: default_shell_max_output(),
+        }
+    }
+}
+
+fn default_env_allow() -> Vec<String> {
+    vec!["PATH".to_owned(), "HOME".to_owned(), "LANG".to_owned()]
+}
+fn default_shell_timeout() -> ConfigDuration {
+    ConfigDuration::secs(60)
+}
+fn default_shell_max_output() -> usize {
+    64 * 1024
+}

@@ -1,0 +1,172 @@
+//! Checks that serde cannot express: references between sections, regexes, quorums.
+
+use std::collections::BTreeSet;
+
+use figment::Figment;
+
+use super::{Config, RuleDecision};
+use crate::{Error, Result};
+
+/// Collects problems, each tied to a key, and reports them with the file that set the key.
+struct Problems<'a> {
+    figment: &'a Figment,
+    found: Vec<String>,
+}
+
+impl Problems<'_> {
+    fn add(&mut self, key: &str, lookup: &str, message: impl Into<String>) {
+        let origin = match self.figment.find_metadata(lookup) {
+            Some(md) => match &md.source {
+                Some(figment::Source::File(path)) => path.display().to_string(),
+                _ => md.name.to_string(),
+            },
+            None => "configuration".to_owned(),
+        };
+        self.found.push(format!("{origin}: key `{key}`: {}", message.into()));
+    }
+}
+
+pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
+    let mut problems = Problems { figment, found: Vec::new() };
+
+    let mut ids = BTreeSet::new();
+    let mut roles = BTreeSet::new();
+    for (i, contact) in config.contacts.iter().enumerate() {
+        let key = format!("contacts[{i}]");
+        if contact.id.trim().is_empty() || contact.id.starts_with("role:") || contact.id == "*" {
+            problems.add(&format!("{key}.id"), "contacts", "a contact id must be a plain name");
+        }
+        if !ids.insert(contact.id.as_str()) {
+            problems.add(&format!("{key}.id"), "contacts", format!("duplicate contact id `{}`", contact.id));
+        }
+        roles.extend(contact.roles.iter().map(String::as_str));
+        if let Some(preferred) = &contact.preferred {
+            if !contact.addresses.contains_key(preferred) {
+                problems.add(
+                    &format!("{key}.preferred"),
+                    "contacts",
+                    format!("`{preferred}` has no entry in this contact's addresses"),
+                );
+            }
+        }
+    }
+
+    let check_principal = |problems: &mut Problems<'_>, key: &str, lookup: &str, p: &str| {
+        if p == "*" {
+            return;
+        }
+        if let Some(role) = p.strip_prefix("role:") {
+            if !roles.contains(role) {
+                problems.add(key, lookup, format!("no contact has the role `{role}`"));
+            }
+        } else if !ids.contains(p) {
+            problems.add(key, lookup, format!("`{p}` is not a contact id (write `role:NAME` for a role)"));
+        }
+    };
+
+    for (i, p) in config.authorizations.chat.iter().enumerate() {
+        check_principal(&mut problems, &format!("authorizations.chat[{i}]"), "authorizations.chat", p);
+    }
+    for (i, rule) in config.authorizations.rules.iter().enumerate() {
+        let key = format!("authorizations.rules[{i}]");
+        let lookup = "authorizations.rules";
+        for (j, cond) in rule.when.iter().enumerate() {
+            if let Some(re) = &cond.matches {
+                if let Err(e) = regex::Regex::new(re) {
+                    problems.add(&format!("{key}.when[{j}].matches"), lookup, format!("invalid regex: {e}"));
+                }
+            }
+            if cond.matches.is_none() && cond.equals.is_none() {
+                problems.add(&format!("{key}.when[{j}]"), lookup, "give `equals` or `matches`");
+            }
+        }
+        match rule.decision {
+            RuleDecision::Approve => {
+                if rule.approvers.is_empty() {
+                    problems.add(&format!("{key}.approvers"), lookup, "an `approve` rule needs approvers");
+                }
+                if rule.approvers.iter().any(|p| p == "*") {
+                    problems.add(
+                        &format!("{key}.approvers"),
+                        lookup,
+                        "`*` is not allowed among approvers: name roles or contacts",
+                    );
+                }
+                for (j, p) in rule.approvers.iter().enumerate() {
+                    check_principal(&mut problems, &format!("{key}.approvers[{j}]"), lookup, p);
+                }
+                let eligible = config
+                    .contacts
+                    .iter()
+                    .filter(|c| {
+                        rule.approvers.iter().any(|p| match p.strip_prefix("role:") {
+                            Some(role) => c.roles.iter().any(|r| r == role),
+                            None => p == &c.id,
+                        })
+                    })
+                    .count();
+                if rule.quorum == 0 {
+                    problems.add(&format!("{key}.quorum"), lookup, "quorum must be at least 1");
+                } else if (rule.quorum as usize) > eligible && !rule.approvers.is_empty() {
+                    problems.add(
+                        &format!("{key}.quorum"),
+                        lookup,
+                        format!("quorum {} but only {eligible} contact(s) may approve", rule.quorum),
+                    );
+                }
+            }
+            RuleDecision::Auto | RuleDecision::Forbid => {
+                if !rule.approvers.is_empty() {
+                    problems.add(&format!("{key}.approvers"), lookup, "approvers only apply to `approve` rules");
+                }
+            }
+        }
+    }
+
+    if config.limits.max_concurrent_steps == 0 {
+        problems.add("limits.max_concurrent_steps", "limits", "must be at least 1");
+    }
+    if config.limits.max_steps_per_plan == 0 {
+        problems.add("limits.max_steps_per_plan", "limits", "must be at least 1");
+    }
+
+    let url = &config.store.url;
+    if !(url.starts_with("sqlite:") || url == "memory:") {
+        problems.add("store.url", "store.url", format!("`{url}`: use sqlite://PATH or memory:"));
+    }
+
+    if config.planner.kind != "rules" {
+        problems.add("planner.kind", "planner.kind", format!("unknown planner `{}` (known: rules)", config.planner.kind));
+    }
+    for (i, rule) in config.planner.rules.iter().enumerate() {
+        let key = format!("planner.rules[{i}]");
+        let lookup = "planner.rules";
+        if let Err(e) = regex::Regex::new(&rule.pattern) {
+            problems.add(&format!("{key}.pattern"), lookup, format!("invalid regex: {e}"));
+        }
+        let mut keys = BTreeSet::new();
+        for (j, step) in rule.steps.iter().enumerate() {
+            if !keys.insert(step.key.as_str()) {
+                problems.add(&format!("{key}.steps[{j}].key"), lookup, format!("duplicate step key `{}`", step.key));
+            }
+            for dep in &step.depends_on {
+                if !keys.contains(dep.as_str()) {
+                    problems.add(
+                        &format!("{key}.steps[{j}].depends_on"),
+                        lookup,
+                        format!("`{dep}` is not an earlier step of this rule"),
+                    );
+                }
+            }
+        }
+        if rule.steps.is_empty() {
+            problems.add(&format!("{key}.steps"), lookup, "a rule needs at least one step");
+        }
+    }
+
+    if problems.found.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Config(problems.found.join("; ")))
+    }
+}

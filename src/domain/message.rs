@@ -1,0 +1,163 @@
+//! Messages in and out of a channel, in platform-neutral form.
+
+use serde::{Deserialize, Serialize};
+
+use super::{ApprovalId, DecisionScope, PlanId, Verdict};
+
+/// Where a conversation happens: a channel's name and the platform's id for the chat, thread,
+/// topic or email thread.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ConversationRef {
+    /// The channel's configured name (e.g. `terminal`, `telegram`).
+    pub channel: String,
+    /// The platform's id for the conversation, opaque to the core.
+    pub id: String,
+}
+
+impl ConversationRef {
+    /// A conversation on `channel` with platform id `id`.
+    pub fn new(channel: impl Into<String>, id: impl Into<String>) -> Self {
+        ConversationRef { channel: channel.into(), id: id.into() }
+    }
+}
+
+impl std::fmt::Display for ConversationRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.channel, self.id)
+    }
+}
+
+/// Who sent an inbound event, as the platform authenticated them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sender {
+    /// The platform's stable user id (never a display name): what contacts are bound to.
+    pub user_id: String,
+    /// A display name, for messages only; never used for authorization.
+    pub display_name: String,
+}
+
+/// Something that arrived on a channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inbound {
+    /// The conversation it arrived in.
+    pub conversation: ConversationRef,
+    /// Who sent it.
+    pub sender: Sender,
+    /// The platform's id for this event (message id, update id, callback id): the inbox
+    /// drops a second event with the same id on the same channel.
+    pub event_id: String,
+    /// What it is.
+    pub kind: InboundKind,
+}
+
+/// The two kinds of inbound event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum InboundKind {
+    /// Text written by the sender.
+    Message {
+        /// The text, untrusted.
+        text: String,
+    },
+    /// A decision made through the platform's own UI (a button press), bound by the platform
+    /// to the sender's user id.
+    Decision {
+        /// The approval decided on.
+        approval: ApprovalId,
+        /// Approve or deny.
+        verdict: Verdict,
+        /// This step only, or the whole plan.
+        scope: DecisionScope,
+    },
+}
+
+/// What a channel can do beyond sending text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// Sent messages can be edited in place.
+    pub edit: bool,
+    /// Approval requests can carry buttons whose presses arrive as decisions.
+    pub buttons: bool,
+    /// The longest message the platform accepts, in characters (0: no limit).
+    pub max_message_chars: usize,
+}
+
+/// A message to send, as stored in the outbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outbound {
+    /// Where it goes.
+    pub conversation: ConversationRef,
+    /// Stable across resends after a crash, so a channel (or its platform) can recognise a
+    /// duplicate.
+    pub idempotency_key: String,
+    /// What it says.
+    pub body: OutboundBody,
+}
+
+/// The content of an outbound message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OutboundBody {
+    /// Plain text.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// A request for a decision, rendered by each channel its own way.
+    ApprovalRequest(ApprovalPrompt),
+}
+
+impl OutboundBody {
+    /// The body as plain text, whatever its kind.
+    pub fn plain_text(&self) -> String {
+        match self {
+            OutboundBody::Text { text } => text.clone(),
+            OutboundBody::ApprovalRequest(prompt) => prompt.plain_text(),
+        }
+    }
+}
+
+/// An approval request as channels render it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalPrompt {
+    /// The approval to decide.
+    pub approval: ApprovalId,
+    /// Its plan.
+    pub plan: PlanId,
+    /// What is being asked, one line (e.g. `restart: shell {"command":"systemctl restart api"}`).
+    pub summary: String,
+    /// Who may decide, by name.
+    pub approvers: Vec<String>,
+    /// Approvals still needed.
+    pub quorum: u32,
+    /// Whether "approve the whole plan" may be offered.
+    pub whole_plan: bool,
+}
+
+impl ApprovalPrompt {
+    /// The text rendering used by channels without buttons.
+    pub fn plain_text(&self) -> String {
+        let mut text = format!(
+            "Approval needed [{}] for plan {}: {}\nApprovers: {}{}\nReply `approve {}` or `deny {}`",
+            self.approval,
+            self.plan,
+            self.summary,
+            self.approvers.join(", "),
+            if self.quorum > 1 { format!(" ({} needed)", self.quorum) } else { String::new() },
+            self.approval,
+            self.approval,
+        );
+        if self.whole_plan {
+            text.push_str(&format!(", or `approve plan {}` for the whole plan", self.approval));
+        }
+        text.push('.');
+        text
+    }
+}
+
+/// The platform's handle on a delivered message (for edits and threading).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SentRef {
+    /// The platform's message id, if it has one.
+    pub message_id: Option<String>,
+}

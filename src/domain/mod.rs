@@ -1,0 +1,18 @@
+//! The words of openmog as types: conversation, contact, request, plan, step, approval,
+//! decision, outbound message.
+
+mod approval;
+mod ids;
+mod message;
+mod plan;
+
+pub use approval::{Approval, ApprovalState, Decision, DecisionScope, OnTimeout, Verdict, Vote};
+pub use ids::{ApprovalId, ContactId, InboxId, OutboxId, PlanId, StepKey, new_short_id};
+pub use message::{
+    ApprovalPrompt, Capabilities, ConversationRef, Inbound, InboundKind, OutboundBody, Outbound,
+    Sender, SentRef,
+};
+pub use plan::{
+    ArgRef, PlanDraft, PlanRecord, PlanState, PostCondition, StepDraft, StepRecord, StepState,
+    StepVerdict,
+};

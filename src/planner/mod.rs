@@ -1,0 +1,71 @@
+//! Planners turn a request into a plan draft. The trait is small; the deterministic
+//! [`RulePlanner`] is the embedded default.
+
+mod rules;
+mod template;
+mod validate;
+
+use async_trait::async_trait;
+
+use crate::Result;
+use crate::domain::{ContactId, ConversationRef, PlanDraft, PlanRecord, StepKey};
+use crate::skills::SkillRegistry;
+
+pub use rules::RulePlanner;
+pub use validate::validate_draft;
+
+/// What a planner is given.
+#[derive(Debug, Clone)]
+pub struct PlanRequest<'a> {
+    /// The request's text (untrusted).
+    pub text: &'a str,
+    /// Who asked.
+    pub requester: &'a ContactId,
+    /// Where.
+    pub conversation: &'a ConversationRef,
+    /// The skills available.
+    pub skills: &'a SkillRegistry,
+}
+
+/// A planner's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanOutcome {
+    /// A plan to validate, judge and run.
+    Plan(PlanDraft),
+    /// No plan: reply this instead (e.g. what the planner can do).
+    Reply(String),
+}
+
+/// Why a replan was asked for.
+#[derive(Debug, Clone)]
+pub struct ReplanRequest<'a> {
+    /// The plan as it stands.
+    pub plan: &'a PlanRecord,
+    /// The step that failed.
+    pub failed_step: &'a StepKey,
+    /// Why.
+    pub error: &'a str,
+    /// The skills available.
+    pub skills: &'a SkillRegistry,
+}
+
+/// Turns requests into plans.
+#[async_trait]
+pub trait Planner: Send + Sync + 'static {
+    /// Plans a request.
+    async fn plan(&self, request: PlanRequest<'_>) -> Result<PlanOutcome>;
+
+    /// Proposes a revised plan after a failure; `None` declines (the plan then fails).
+    async fn replan(&self, _request: ReplanRequest<'_>) -> Result<Option<PlanDraft>> {
+        Ok(None)
+    }
+
+    /// Lines for `help`: what this planner understands, with examples.
+    fn capabilities(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+const _: () = {
+    fn assert_object_safe(_: &dyn Planner) {}
+};

@@ -1,0 +1,65 @@
+//! Skills: what a step can do. A small trait, a registry, and the built-ins `echo`, `wait`,
+//! `http.get` and `shell`.
+
+mod echo;
+mod http_get;
+mod registry;
+mod shell;
+mod wait;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+pub use echo::Echo;
+pub use http_get::HttpGet;
+pub use registry::SkillRegistry;
+pub use shell::Shell;
+pub use wait::Wait;
+
+/// What a running step knows about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkillContext {
+    /// `plan/step/attempt`: stable for one attempt, so side effects can be made idempotent.
+    pub idempotency_key: String,
+}
+
+/// Why a skill failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SkillError {
+    /// The arguments do not fit the skill's schema.
+    #[error("invalid arguments: {0}")]
+    InvalidArgs(String),
+    /// The skill refused (e.g. a host outside the allowlist).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The skill ran and failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// A tool a step can call.
+#[async_trait]
+pub trait Skill: Send + Sync + 'static {
+    /// Unique name, e.g. `http.get`; what policy rules match.
+    fn name(&self) -> &str;
+
+    /// One line for humans and planners.
+    fn description(&self) -> &str;
+
+    /// JSON Schema of the arguments.
+    fn args_schema(&self) -> Value;
+
+    /// Runs the skill. The output is JSON: shell gives `exit_code`, `stdout`, `stderr`;
+    /// HTTP gives `status`, `body`.
+    async fn run(&self, args: Value, ctx: SkillContext) -> Result<Value, SkillError>;
+
+    /// Checks arguments before a plan is accepted. The default checks the schema's
+    /// `required` keys and the JSON types of declared properties.
+    fn validate(&self, args: &Value) -> Result<(), SkillError> {
+        registry::check_against_schema(&self.args_schema(), args)
+    }
+}
+
+const _: () = {
+    fn assert_object_safe(_: &dyn Skill) {}
+};

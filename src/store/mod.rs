@@ -1,0 +1,192 @@
+//! Durable state behind one small trait: plans (with their steps and approvals) as
+//! aggregates saved under optimistic concurrency, the inbox, the outbox and the audit chain.
+//!
+//! Every mutation is one transaction that also writes the outbound messages and audit
+//! events it causes ([`Effects`]): a state change and what it tells people cannot come apart.
+
+mod memory;
+mod sqlite;
+pub mod conformance;
+
+use async_trait::async_trait;
+
+use crate::Result;
+use crate::audit::{AuditEvent, AuditRecord};
+use crate::clock::Timestamp;
+use crate::domain::{
+    ApprovalId, ConversationRef, Inbound, InboxId, Outbound, OutboxId, PlanId, PlanRecord,
+    PlanState, SentRef, StepKey,
+};
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+/// What a mutation also writes, in the same transaction.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Effects {
+    /// Messages to queue in the outbox (a duplicate idempotency key is ignored).
+    pub outbox: Vec<Outbound>,
+    /// Events to append to the audit chain.
+    pub audit: Vec<AuditEvent>,
+    /// An inbox event to mark processed.
+    pub inbox_done: Option<InboxId>,
+}
+
+impl Effects {
+    /// Nothing.
+    pub fn none() -> Self {
+        Effects::default()
+    }
+
+    /// Queues a message.
+    pub fn send(&mut self, message: Outbound) -> &mut Self {
+        self.outbox.push(message);
+        self
+    }
+
+    /// Records an audit event.
+    pub fn audit(&mut self, event: AuditEvent) -> &mut Self {
+        self.audit.push(event);
+        self
+    }
+}
+
+/// Result of saving a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveOutcome {
+    /// Written; the plan's revision is now the expected one plus one.
+    Saved,
+    /// Someone else saved first (or, for a new plan, the request already has one): reload.
+    Conflict,
+}
+
+/// A stored inbound event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxItem {
+    /// Its id.
+    pub id: InboxId,
+    /// The event.
+    pub event: Inbound,
+    /// When it was stored.
+    pub received_at: Timestamp,
+}
+
+/// A queued outbound message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxItem {
+    /// Its id.
+    pub id: OutboxId,
+    /// The message.
+    pub message: Outbound,
+    /// Sends tried so far.
+    pub attempts: u32,
+    /// Not to be sent before this.
+    pub not_before: Timestamp,
+    /// When it was queued.
+    pub created_at: Timestamp,
+}
+
+/// A step that may be claimed: ready, or running with an expired lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnableStep {
+    /// Its plan.
+    pub plan: PlanId,
+    /// Its key.
+    pub step: StepKey,
+}
+
+/// A line of a plan listing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanSummary {
+    /// The plan.
+    pub id: PlanId,
+    /// Its title.
+    pub title: String,
+    /// Its state.
+    pub state: PlanState,
+    /// Where it was asked.
+    pub conversation: ConversationRef,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
+/// Durable state. Implementations: [`SqliteStore`] and [`MemoryStore`]; every
+/// implementation passes [`conformance`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores an inbound event unless one with the same channel and event id is already
+    /// stored; returns the new id, or `None` for a duplicate.
+    async fn inbox_put(&self, event: &Inbound, now: Timestamp) -> Result<Option<InboxId>>;
+
+    /// Events not yet processed, oldest first.
+    async fn inbox_pending(&self, limit: usize) -> Result<Vec<InboxItem>>;
+
+    /// Applies effects on their own (e.g. a reply, an audit event, marking an event done).
+    async fn apply(&self, effects: &Effects, now: Timestamp) -> Result<()>;
+
+    /// Saves a plan if its stored revision equals `expected_revision` (`None`: the plan is
+    /// new and its request has no plan yet), bumping the stored revision by one, together
+    /// with `effects`.
+    async fn save_plan(
+        &self,
+        plan: &PlanRecord,
+        expected_revision: Option<u64>,
+        effects: &Effects,
+        now: Timestamp,
+    ) -> Result<SaveOutcome>;
+
+    /// The plan with this id.
+    async fn plan(&self, id: &PlanId) -> Result<Option<PlanRecord>>;
+
+    /// The plan an approval belongs to.
+    async fn plan_of_approval(&self, id: &ApprovalId) -> Result<Option<PlanRecord>>;
+
+    /// Plans, most recently changed first; only non-terminal ones if `open_only`.
+    async fn plans(&self, open_only: bool, limit: usize) -> Result<Vec<PlanSummary>>;
+
+    /// Steps that are ready, or running with a lease that ended before `now`.
+    async fn runnable_steps(&self, now: Timestamp, limit: usize) -> Result<Vec<RunnableStep>>;
+
+    /// Plans with an open approval that expires before `now`, or an active plan whose
+    /// deadline has passed (checked by the caller), limited to those with open approvals.
+    async fn plans_with_expired_approvals(&self, now: Timestamp) -> Result<Vec<PlanId>>;
+
+    /// Plans with at least one open (pending or parked) approval.
+    async fn plans_with_open_approvals(&self) -> Result<Vec<PlanId>>;
+
+    /// Outbox messages due on `channel`: for each conversation, only its oldest unsent
+    /// message (so order holds through retries), and only if it is due by `now`.
+    async fn outbox_due(&self, channel: &str, now: Timestamp, limit: usize) -> Result<Vec<OutboxItem>>;
+
+    /// The earliest `not_before` of any unsent message on `channel`.
+    async fn outbox_next_due(&self, channel: &str) -> Result<Option<Timestamp>>;
+
+    /// Marks a message sent and audits it.
+    async fn outbox_sent(&self, id: &OutboxId, sent: &SentRef, audit: AuditEvent, now: Timestamp) -> Result<()>;
+
+    /// Schedules another try.
+    async fn outbox_retry(&self, id: &OutboxId, not_before: Timestamp, error: &str) -> Result<()>;
+
+    /// Gives up on a message and audits why.
+    async fn outbox_failed(&self, id: &OutboxId, audit: AuditEvent, now: Timestamp) -> Result<()>;
+
+    /// Number of unsent messages (all channels).
+    async fn outbox_depth(&self) -> Result<u64>;
+
+    /// The audit chain from sequence number `from` on, in order.
+    async fn audit_records(&self, from: u64, limit: usize) -> Result<Vec<AuditRecord>>;
+}
+
+/// A shared store.
+pub type SharedStore = std::sync::Arc<dyn Store>;
+
+/// Opens the store a configuration URL names: `sqlite://PATH` or `memory:`.
+pub async fn open(url: &str) -> Result<SharedStore> {
+    if url == "memory:" {
+        return Ok(std::sync::Arc::new(MemoryStore::new()));
+    }
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        return Ok(std::sync::Arc::new(SqliteStore::open(std::path::Path::new(path)).await?));
+    }
+    Err(crate::Error::Config(format!("store.url: unsupported store `{url}`")))
+}
