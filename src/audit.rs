@@ -28,8 +28,18 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     /// A new event.
-    pub fn new(kind: &str, actor: impl Into<String>, subject: impl Into<String>, data: Value) -> Self {
-        AuditEvent { kind: kind.to_owned(), actor: actor.into(), subject: subject.into(), data }
+    pub fn new(
+        kind: &str,
+        actor: impl Into<String>,
+        subject: impl Into<String>,
+        data: Value,
+    ) -> Self {
+        AuditEvent {
+            kind: kind.to_owned(),
+            actor: actor.into(),
+            subject: subject.into(),
+            data,
+        }
     }
 }
 
@@ -56,7 +66,13 @@ impl AuditRecord {
             None => (1, GENESIS_HASH.to_owned()),
         };
         let hash = digest(seq, at, &event, &prev_hash);
-        AuditRecord { seq, at, event, prev_hash, hash }
+        AuditRecord {
+            seq,
+            at,
+            event,
+            prev_hash,
+            hash,
+        }
     }
 
     /// Whether the stored hash matches the record's content.
@@ -99,13 +115,19 @@ pub async fn verify(store: &dyn Store) -> Result<Verification> {
     loop {
         let page = store.audit_records(expected_seq, PAGE).await?;
         if page.is_empty() {
-            return Ok(Verification::Intact { records: expected_seq - 1, head: prev_hash });
+            return Ok(Verification::Intact {
+                records: expected_seq - 1,
+                head: prev_hash,
+            });
         }
         for record in &page {
             if record.seq != expected_seq {
                 return Ok(Verification::Broken {
                     seq: expected_seq,
-                    reason: format!("record {} is missing or out of order (found {})", expected_seq, record.seq),
+                    reason: format!(
+                        "record {} is missing or out of order (found {})",
+                        expected_seq, record.seq
+                    ),
                 });
             }
             if record.prev_hash != prev_hash {
@@ -132,9 +154,16 @@ mod tests {
 
     #[test]
     fn sealing_links_records_and_detects_changes() {
-        let first = AuditRecord::seal(None, Timestamp(1), AuditEvent::new("a", "x", "s", Value::Null));
-        let second =
-            AuditRecord::seal(Some((first.seq, &first.hash)), Timestamp(2), AuditEvent::new("b", "y", "s", Value::Null));
+        let first = AuditRecord::seal(
+            None,
+            Timestamp(1),
+            AuditEvent::new("a", "x", "s", Value::Null),
+        );
+        let second = AuditRecord::seal(
+            Some((first.seq, &first.hash)),
+            Timestamp(2),
+            AuditEvent::new("b", "y", "s", Value::Null),
+        );
         assert_eq!(second.seq, 2);
         assert_eq!(second.prev_hash, first.hash);
         assert!(second.is_intact());

@@ -18,10 +18,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Capabilities, Outbound, SentRef};
 
-pub use memory::{MemoryChannel, MemoryChannelHandle, Delivered};
+pub use memory::{Delivered, MemoryChannel, MemoryChannelHandle};
 pub use paced::{Paced, TokioClock};
 pub use sink::InboundSink;
-pub use terminal::TerminalChannel;
+pub use terminal::{TERMINAL_CONVERSATION, TERMINAL_USER, TerminalChannel};
 
 /// Why a send failed, as the outbox needs to know it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -50,7 +50,11 @@ pub trait Channel: Send + Sync + 'static {
 
     /// Receives events until `shutdown` fires, handing each to `sink`. An adapter commits
     /// its platform position (update offset, IMAP UID) only after `sink.deliver` returned.
-    async fn receive(&self, sink: InboundSink, shutdown: CancellationToken) -> Result<(), ReceiveError>;
+    async fn receive(
+        &self,
+        sink: InboundSink,
+        shutdown: CancellationToken,
+    ) -> Result<(), ReceiveError>;
 
     /// Sends one message. The idempotency key is stable across resends.
     async fn send(&self, message: &Outbound) -> Result<SentRef, SendError>;
@@ -67,7 +71,11 @@ impl<C: Channel + ?Sized> Channel for Arc<C> {
         (**self).name()
     }
 
-    async fn receive(&self, sink: InboundSink, shutdown: CancellationToken) -> Result<(), ReceiveError> {
+    async fn receive(
+        &self,
+        sink: InboundSink,
+        shutdown: CancellationToken,
+    ) -> Result<(), ReceiveError> {
         (**self).receive(sink, shutdown).await
     }
 
@@ -83,6 +91,5 @@ impl<C: Channel + ?Sized> Channel for Arc<C> {
 /// A shared channel.
 pub type SharedChannel = Arc<dyn Channel>;
 
-const _: () = {
-    fn assert_object_safe(_: &dyn Channel) {}
-};
+// The trait must stay object-safe: engines hold `Arc<dyn Channel>`.
+const _: Option<&dyn Channel> = None;

@@ -18,7 +18,9 @@ impl ConfigDuration {
     /// Parses `<number><unit>`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
         let (number, unit) = text.split_at(split);
         let n: u64 = number
             .parse()
@@ -86,7 +88,12 @@ mod tests {
 
     #[test]
     fn parses_and_prints_units() {
-        for (text, ms) in [("500ms", 500), ("30s", 30_000), ("5m", 300_000), ("2h", 7_200_000)] {
+        for (text, ms) in [
+            ("500ms", 500),
+            ("30s", 30_000),
+            ("5m", 300_000),
+            ("2h", 7_200_000),
+        ] {
             let d = ConfigDuration::parse(text).unwrap();
             assert_eq!(d.0, Duration::from_millis(ms));
             assert_eq!(d.to_string(), text);

@@ -10,7 +10,13 @@ use super::Config;
 use crate::{Error, Result};
 
 /// Environment variables with the `OPENMOG_` prefix that are not configuration keys.
-const NOT_CONFIG_VARS: &[&str] = &["config", "log", "log_format", "data_dir", "vault_passphrase"];
+const NOT_CONFIG_VARS: &[&str] = &[
+    "config",
+    "log",
+    "log_format",
+    "data_dir",
+    "vault_passphrase",
+];
 
 /// Where configuration comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,8 +55,16 @@ enum FileFormat {
 /// Checks that the file exists (figment silently treats a missing file as empty) and picks
 /// its format by extension.
 fn format_of(path: &Path) -> Result<FileFormat> {
-    std::fs::metadata(path).map_err(|source| Error::ConfigFile { path: path.to_owned(), source })?;
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    std::fs::metadata(path).map_err(|source| Error::ConfigFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("toml") => Ok(FileFormat::Toml),
         Some("yaml" | "yml") => Ok(FileFormat::Yaml),
         Some("json") => Ok(FileFormat::Json),
@@ -62,7 +76,9 @@ fn format_of(path: &Path) -> Result<FileFormat> {
 }
 
 fn env_provider() -> Env {
-    Env::prefixed("OPENMOG_").split("__").ignore(NOT_CONFIG_VARS)
+    Env::prefixed("OPENMOG_")
+        .split("__")
+        .ignore(NOT_CONFIG_VARS)
 }
 
 /// Turns figment's errors into one message listing each, with file and key.
@@ -86,7 +102,10 @@ fn describe_figment_error(err: figment::Error) -> Error {
                     Some(figment::Source::File(path)) => path.display().to_string(),
                     _ if md.name.contains("environment") => {
                         let keys: Vec<&str> = e.path.iter().map(String::as_str).collect();
-                        format!("environment variable {}", md.interpolate(&figment::Profile::Default, &keys))
+                        format!(
+                            "environment variable {}",
+                            md.interpolate(&figment::Profile::Default, &keys)
+                        )
                     }
                     _ => md.name.to_string(),
                 },

@@ -19,12 +19,18 @@ pub struct Rate {
 impl Rate {
     /// `count` per second.
     pub fn per_second(count: u32) -> Self {
-        Rate { count: NonZeroU32::new(count.max(1)).expect("max(1)"), per: Duration::from_secs(1) }
+        Rate {
+            count: NonZeroU32::new(count.max(1)).expect("max(1)"),
+            per: Duration::from_secs(1),
+        }
     }
 
     /// `count` per minute.
     pub fn per_minute(count: u32) -> Self {
-        Rate { count: NonZeroU32::new(count.max(1)).expect("max(1)"), per: Duration::from_secs(60) }
+        Rate {
+            count: NonZeroU32::new(count.max(1)).expect("max(1)"),
+            per: Duration::from_secs(60),
+        }
     }
 
     /// The interval between two messages at a steady pace.
@@ -39,9 +45,15 @@ impl Rate {
         let count: u32 = count.trim().parse().map_err(|_| bad())?;
         let count = NonZeroU32::new(count).ok_or_else(bad)?;
         let period = period.trim();
-        let split = period.find(|c: char| !c.is_ascii_digit()).unwrap_or(period.len());
+        let split = period
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(period.len());
         let (mult, unit) = period.split_at(split);
-        let mult: u32 = if mult.is_empty() { 1 } else { mult.parse().map_err(|_| bad())? };
+        let mult: u32 = if mult.is_empty() {
+            1
+        } else {
+            mult.parse().map_err(|_| bad())?
+        };
         let unit = match unit {
             "ms" => Duration::from_millis(1),
             "s" => Duration::from_secs(1),
@@ -53,7 +65,10 @@ impl Rate {
         if mult == 0 {
             return Err(bad());
         }
-        Ok(Rate { count, per: unit * mult })
+        Ok(Rate {
+            count,
+            per: unit * mult,
+        })
     }
 }
 
@@ -108,7 +123,10 @@ mod tests {
         let r = Rate::parse("20/min").unwrap();
         assert_eq!(r.count.get(), 20);
         assert_eq!(r.interval(), Duration::from_secs(3));
-        assert_eq!(Rate::parse("5/5s").unwrap().interval(), Duration::from_secs(1));
+        assert_eq!(
+            Rate::parse("5/5s").unwrap().interval(),
+            Duration::from_secs(1)
+        );
         assert_eq!(Rate::parse("1/s").unwrap().to_string(), "1/s");
         assert!(Rate::parse("0/s").is_err());
         assert!(Rate::parse("fast").is_err());

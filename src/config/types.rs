@@ -79,7 +79,11 @@ pub struct Authorizations {
 
 impl Default for Authorizations {
     fn default() -> Self {
-        Authorizations { chat: default_chat(), rules: Vec::new(), notify_approvers_directly: true }
+        Authorizations {
+            chat: default_chat(),
+            rules: Vec::new(),
+            notify_approvers_directly: true,
+        }
     }
 }
 
@@ -236,13 +240,22 @@ impl Pacing {
     /// The published limits of each platform, or generous ones for local channels.
     pub fn default_for(kind: &str) -> Pacing {
         match kind {
-            "telegram" => Pacing { per_conversation: Rate::per_second(1), per_channel: Rate::per_second(30) },
+            "telegram" => Pacing {
+                per_conversation: Rate::per_second(1),
+                per_channel: Rate::per_second(30),
+            },
             "discord" => Pacing {
                 per_conversation: Rate::parse("5/5s").expect("valid"),
                 per_channel: Rate::per_second(50),
             },
-            "email" => Pacing { per_conversation: Rate::per_minute(10), per_channel: Rate::per_minute(20) },
-            _ => Pacing { per_conversation: Rate::per_second(50), per_channel: Rate::per_second(200) },
+            "email" => Pacing {
+                per_conversation: Rate::per_minute(10),
+                per_channel: Rate::per_minute(20),
+            },
+            _ => Pacing {
+                per_conversation: Rate::per_second(50),
+                per_channel: Rate::per_second(200),
+            },
         }
     }
 }
@@ -258,7 +271,9 @@ pub struct StoreConfig {
 
 impl Default for StoreConfig {
     fn default() -> Self {
-        StoreConfig { url: default_store_url() }
+        StoreConfig {
+            url: default_store_url(),
+        }
     }
 }
 
@@ -280,7 +295,10 @@ pub struct PlannerConfig {
 
 impl Default for PlannerConfig {
     fn default() -> Self {
-        PlannerConfig { kind: default_planner_kind(), rules: Vec::new() }
+        PlannerConfig {
+            kind: default_planner_kind(),
+            rules: Vec::new(),
+        }
     }
 }
 

@@ -22,22 +22,34 @@ impl Problems<'_> {
             },
             None => "configuration".to_owned(),
         };
-        self.found.push(format!("{origin}: key `{key}`: {}", message.into()));
+        self.found
+            .push(format!("{origin}: key `{key}`: {}", message.into()));
     }
 }
 
 pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
-    let mut problems = Problems { figment, found: Vec::new() };
+    let mut problems = Problems {
+        figment,
+        found: Vec::new(),
+    };
 
     let mut ids = BTreeSet::new();
     let mut roles = BTreeSet::new();
     for (i, contact) in config.contacts.iter().enumerate() {
         let key = format!("contacts[{i}]");
         if contact.id.trim().is_empty() || contact.id.starts_with("role:") || contact.id == "*" {
-            problems.add(&format!("{key}.id"), "contacts", "a contact id must be a plain name");
+            problems.add(
+                &format!("{key}.id"),
+                "contacts",
+                "a contact id must be a plain name",
+            );
         }
         if !ids.insert(contact.id.as_str()) {
-            problems.add(&format!("{key}.id"), "contacts", format!("duplicate contact id `{}`", contact.id));
+            problems.add(
+                &format!("{key}.id"),
+                "contacts",
+                format!("duplicate contact id `{}`", contact.id),
+            );
         }
         roles.extend(contact.roles.iter().map(String::as_str));
         if let Some(preferred) = &contact.preferred {
@@ -60,12 +72,21 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
                 problems.add(key, lookup, format!("no contact has the role `{role}`"));
             }
         } else if !ids.contains(p) {
-            problems.add(key, lookup, format!("`{p}` is not a contact id (write `role:NAME` for a role)"));
+            problems.add(
+                key,
+                lookup,
+                format!("`{p}` is not a contact id (write `role:NAME` for a role)"),
+            );
         }
     };
 
     for (i, p) in config.authorizations.chat.iter().enumerate() {
-        check_principal(&mut problems, &format!("authorizations.chat[{i}]"), "authorizations.chat", p);
+        check_principal(
+            &mut problems,
+            &format!("authorizations.chat[{i}]"),
+            "authorizations.chat",
+            p,
+        );
     }
     for (i, rule) in config.authorizations.rules.iter().enumerate() {
         let key = format!("authorizations.rules[{i}]");
@@ -73,17 +94,29 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
         for (j, cond) in rule.when.iter().enumerate() {
             if let Some(re) = &cond.matches {
                 if let Err(e) = regex::Regex::new(re) {
-                    problems.add(&format!("{key}.when[{j}].matches"), lookup, format!("invalid regex: {e}"));
+                    problems.add(
+                        &format!("{key}.when[{j}].matches"),
+                        lookup,
+                        format!("invalid regex: {e}"),
+                    );
                 }
             }
             if cond.matches.is_none() && cond.equals.is_none() {
-                problems.add(&format!("{key}.when[{j}]"), lookup, "give `equals` or `matches`");
+                problems.add(
+                    &format!("{key}.when[{j}]"),
+                    lookup,
+                    "give `equals` or `matches`",
+                );
             }
         }
         match rule.decision {
             RuleDecision::Approve => {
                 if rule.approvers.is_empty() {
-                    problems.add(&format!("{key}.approvers"), lookup, "an `approve` rule needs approvers");
+                    problems.add(
+                        &format!("{key}.approvers"),
+                        lookup,
+                        "an `approve` rule needs approvers",
+                    );
                 }
                 if rule.approvers.iter().any(|p| p == "*") {
                     problems.add(
@@ -99,32 +132,49 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
                     .contacts
                     .iter()
                     .filter(|c| {
-                        rule.approvers.iter().any(|p| match p.strip_prefix("role:") {
-                            Some(role) => c.roles.iter().any(|r| r == role),
-                            None => p == &c.id,
-                        })
+                        rule.approvers
+                            .iter()
+                            .any(|p| match p.strip_prefix("role:") {
+                                Some(role) => c.roles.iter().any(|r| r == role),
+                                None => p == &c.id,
+                            })
                     })
                     .count();
                 if rule.quorum == 0 {
-                    problems.add(&format!("{key}.quorum"), lookup, "quorum must be at least 1");
+                    problems.add(
+                        &format!("{key}.quorum"),
+                        lookup,
+                        "quorum must be at least 1",
+                    );
                 } else if (rule.quorum as usize) > eligible && !rule.approvers.is_empty() {
                     problems.add(
                         &format!("{key}.quorum"),
                         lookup,
-                        format!("quorum {} but only {eligible} contact(s) may approve", rule.quorum),
+                        format!(
+                            "quorum {} but only {eligible} contact(s) may approve",
+                            rule.quorum
+                        ),
                     );
                 }
             }
             RuleDecision::Auto | RuleDecision::Forbid => {
                 if !rule.approvers.is_empty() {
-                    problems.add(&format!("{key}.approvers"), lookup, "approvers only apply to `approve` rules");
+                    problems.add(
+                        &format!("{key}.approvers"),
+                        lookup,
+                        "approvers only apply to `approve` rules",
+                    );
                 }
             }
         }
     }
 
     if config.limits.max_concurrent_steps == 0 {
-        problems.add("limits.max_concurrent_steps", "limits", "must be at least 1");
+        problems.add(
+            "limits.max_concurrent_steps",
+            "limits",
+            "must be at least 1",
+        );
     }
     if config.limits.max_steps_per_plan == 0 {
         problems.add("limits.max_steps_per_plan", "limits", "must be at least 1");
@@ -132,22 +182,38 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
 
     let url = &config.store.url;
     if !(url.starts_with("sqlite:") || url == "memory:") {
-        problems.add("store.url", "store.url", format!("`{url}`: use sqlite://PATH or memory:"));
+        problems.add(
+            "store.url",
+            "store.url",
+            format!("`{url}`: use sqlite://PATH or memory:"),
+        );
     }
 
     if config.planner.kind != "rules" {
-        problems.add("planner.kind", "planner.kind", format!("unknown planner `{}` (known: rules)", config.planner.kind));
+        problems.add(
+            "planner.kind",
+            "planner.kind",
+            format!("unknown planner `{}` (known: rules)", config.planner.kind),
+        );
     }
     for (i, rule) in config.planner.rules.iter().enumerate() {
         let key = format!("planner.rules[{i}]");
         let lookup = "planner.rules";
         if let Err(e) = regex::Regex::new(&rule.pattern) {
-            problems.add(&format!("{key}.pattern"), lookup, format!("invalid regex: {e}"));
+            problems.add(
+                &format!("{key}.pattern"),
+                lookup,
+                format!("invalid regex: {e}"),
+            );
         }
         let mut keys = BTreeSet::new();
         for (j, step) in rule.steps.iter().enumerate() {
             if !keys.insert(step.key.as_str()) {
-                problems.add(&format!("{key}.steps[{j}].key"), lookup, format!("duplicate step key `{}`", step.key));
+                problems.add(
+                    &format!("{key}.steps[{j}].key"),
+                    lookup,
+                    format!("duplicate step key `{}`", step.key),
+                );
             }
             for dep in &step.depends_on {
                 if !keys.contains(dep.as_str()) {
@@ -160,7 +226,11 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
             }
         }
         if rule.steps.is_empty() {
-            problems.add(&format!("{key}.steps"), lookup, "a rule needs at least one step");
+            problems.add(
+                &format!("{key}.steps"),
+                lookup,
+                "a rule needs at least one step",
+            );
         }
     }
 

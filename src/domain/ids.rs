@@ -11,7 +11,9 @@ const ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
 /// A random identifier of `len` characters (about 4.95 bits each).
 pub fn new_short_id(len: usize) -> String {
     let mut rng = rand::rng();
-    (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+    (0..len)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 macro_rules! string_id {

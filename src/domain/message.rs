@@ -17,7 +17,10 @@ pub struct ConversationRef {
 impl ConversationRef {
     /// A conversation on `channel` with platform id `id`.
     pub fn new(channel: impl Into<String>, id: impl Into<String>) -> Self {
-        ConversationRef { channel: channel.into(), id: id.into() }
+        ConversationRef {
+            channel: channel.into(),
+            id: id.into(),
+        }
     }
 }
 
@@ -143,12 +146,19 @@ impl ApprovalPrompt {
             self.plan,
             self.summary,
             self.approvers.join(", "),
-            if self.quorum > 1 { format!(" ({} needed)", self.quorum) } else { String::new() },
+            if self.quorum > 1 {
+                format!(" ({} needed)", self.quorum)
+            } else {
+                String::new()
+            },
             self.approval,
             self.approval,
         );
         if self.whole_plan {
-            text.push_str(&format!(", or `approve plan {}` for the whole plan", self.approval));
+            text.push_str(&format!(
+                ", or `approve plan {}` for the whole plan",
+                self.approval
+            ));
         }
         text.push('.');
         text

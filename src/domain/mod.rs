@@ -5,11 +5,13 @@ mod approval;
 mod ids;
 mod message;
 mod plan;
+mod post;
+pub mod refs;
 
 pub use approval::{Approval, ApprovalState, Decision, DecisionScope, OnTimeout, Verdict, Vote};
 pub use ids::{ApprovalId, ContactId, InboxId, OutboxId, PlanId, StepKey, new_short_id};
 pub use message::{
-    ApprovalPrompt, Capabilities, ConversationRef, Inbound, InboundKind, OutboundBody, Outbound,
+    ApprovalPrompt, Capabilities, ConversationRef, Inbound, InboundKind, Outbound, OutboundBody,
     Sender, SentRef,
 };
 pub use plan::{

@@ -60,6 +60,19 @@ pub trait Skill: Send + Sync + 'static {
     }
 }
 
-const _: () = {
-    fn assert_object_safe(_: &dyn Skill) {}
-};
+// The trait must stay object-safe: engines hold `Arc<dyn Skill>`.
+const _: Option<&dyn Skill> = None;
+
+/// The built-in skills, configured: `echo`, `wait`, `http.get`, and `shell` unless disabled.
+pub fn builtin(config: &crate::config::SkillsConfig) -> crate::Result<SkillRegistry> {
+    let mut skills = SkillRegistry::new();
+    skills.register(Echo).register(Wait);
+    skills.register(
+        HttpGet::new(&config.http)
+            .map_err(|e| crate::Error::Config(format!("skills.http: {e}")))?,
+    );
+    if config.shell.enabled {
+        skills.register(Shell::new(&config.shell));
+    }
+    Ok(skills)
+}

@@ -52,7 +52,9 @@ impl SkillRegistry {
 /// type, and no undeclared keys when `additionalProperties` is false.
 pub(super) fn check_against_schema(schema: &Value, args: &Value) -> Result<(), SkillError> {
     let Some(obj) = args.as_object() else {
-        return Err(SkillError::InvalidArgs("arguments must be an object".into()));
+        return Err(SkillError::InvalidArgs(
+            "arguments must be an object".into(),
+        ));
     };
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         for key in required.iter().filter_map(Value::as_str) {
@@ -74,7 +76,9 @@ pub(super) fn check_against_schema(schema: &Value, args: &Value) -> Result<(), S
         if is_reference(value) {
             continue;
         }
-        let Some(ty) = prop.get("type").and_then(Value::as_str) else { continue };
+        let Some(ty) = prop.get("type").and_then(Value::as_str) else {
+            continue;
+        };
         let fits = match ty {
             "string" => value.is_string(),
             "integer" => value.is_i64() || value.is_u64(),
@@ -85,12 +89,16 @@ pub(super) fn check_against_schema(schema: &Value, args: &Value) -> Result<(), S
             _ => true,
         };
         if !fits {
-            return Err(SkillError::InvalidArgs(format!("`{key}` must be of type {ty}")));
+            return Err(SkillError::InvalidArgs(format!(
+                "`{key}` must be of type {ty}"
+            )));
         }
     }
     Ok(())
 }
 
 fn is_reference(value: &Value) -> bool {
-    value.as_object().is_some_and(|o| o.contains_key("$from") || o.contains_key("$concat"))
+    value
+        .as_object()
+        .is_some_and(|o| o.contains_key("$from") || o.contains_key("$concat"))
 }

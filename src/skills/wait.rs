@@ -36,10 +36,15 @@ impl Skill for Wait {
     async fn run(&self, args: Value, _ctx: SkillContext) -> Result<Value, SkillError> {
         let ms = args
             .get("ms")
-            .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok())))
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+            })
             .ok_or_else(|| SkillError::InvalidArgs("`ms` must be a whole number".into()))?;
         if ms > MAX_WAIT_MS {
-            return Err(SkillError::InvalidArgs(format!("`ms` is at most {MAX_WAIT_MS}")));
+            return Err(SkillError::InvalidArgs(format!(
+                "`ms` is at most {MAX_WAIT_MS}"
+            )));
         }
         tokio::time::sleep(Duration::from_millis(ms)).await;
         Ok(json!({ "waited_ms": ms }))

@@ -4,9 +4,9 @@
 //! Every mutation is one transaction that also writes the outbound messages and audit
 //! events it causes ([`Effects`]): a state change and what it tells people cannot come apart.
 
+pub mod conformance;
 mod memory;
 mod sqlite;
-pub mod conformance;
 
 use async_trait::async_trait;
 
@@ -156,13 +156,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// Outbox messages due on `channel`: for each conversation, only its oldest unsent
     /// message (so order holds through retries), and only if it is due by `now`.
-    async fn outbox_due(&self, channel: &str, now: Timestamp, limit: usize) -> Result<Vec<OutboxItem>>;
+    async fn outbox_due(
+        &self,
+        channel: &str,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>>;
 
     /// The earliest `not_before` of any unsent message on `channel`.
     async fn outbox_next_due(&self, channel: &str) -> Result<Option<Timestamp>>;
 
     /// Marks a message sent and audits it.
-    async fn outbox_sent(&self, id: &OutboxId, sent: &SentRef, audit: AuditEvent, now: Timestamp) -> Result<()>;
+    async fn outbox_sent(
+        &self,
+        id: &OutboxId,
+        sent: &SentRef,
+        audit: AuditEvent,
+        now: Timestamp,
+    ) -> Result<()>;
 
     /// Schedules another try.
     async fn outbox_retry(&self, id: &OutboxId, not_before: Timestamp, error: &str) -> Result<()>;
@@ -185,8 +196,15 @@ pub async fn open(url: &str) -> Result<SharedStore> {
     if url == "memory:" {
         return Ok(std::sync::Arc::new(MemoryStore::new()));
     }
-    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
-        return Ok(std::sync::Arc::new(SqliteStore::open(std::path::Path::new(path)).await?));
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
+        return Ok(std::sync::Arc::new(
+            SqliteStore::open(std::path::Path::new(path)).await?,
+        ));
     }
-    Err(crate::Error::Config(format!("store.url: unsupported store `{url}`")))
+    Err(crate::Error::Config(format!(
+        "store.url: unsupported store `{url}`"
+    )))
 }

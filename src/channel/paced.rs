@@ -1,0 +1,140 @@
+//! Outbound pacing as a layer around any channel: per conversation and per channel, with
+//! governor, on tokio's clock (so tests can pause time and see exact spacing).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use governor::clock::Clock as GovernorClock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use tokio_util::sync::CancellationToken;
+
+use super::{Channel, InboundSink, ReceiveError, SendError};
+use crate::config::{Pacing, Rate};
+use crate::domain::{Capabilities, Outbound, SentRef};
+
+/// Tokio's monotonic clock for governor: paused tokio time pauses pacing too.
+#[derive(Debug, Clone, Copy)]
+pub struct TokioClock {
+    start: tokio::time::Instant,
+}
+
+impl Default for TokioClock {
+    fn default() -> Self {
+        TokioClock {
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl GovernorClock for TokioClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+}
+
+type Keyed =
+    RateLimiter<String, DefaultKeyedStateStore<String>, TokioClock, NoOpMiddleware<Duration>>;
+type Direct = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
+/// Spaces messages: at most `per_conversation` to one conversation and `per_channel`
+/// through the channel. Bursts are one message: steady spacing never trips a platform's
+/// short-window limits.
+pub struct Paced<C> {
+    inner: C,
+    pacing: Pacing,
+    per_conversation: Keyed,
+    per_channel: Direct,
+    clock: TokioClock,
+}
+
+fn quota(rate: Rate) -> Quota {
+    Quota::with_period(rate.interval().max(Duration::from_nanos(1)))
+        .expect("a non-zero period")
+        .allow_burst(std::num::NonZeroU32::MIN)
+}
+
+impl<C: Channel> Paced<C> {
+    /// Wraps `inner`.
+    pub fn new(inner: C, pacing: Pacing) -> Self {
+        let clock = TokioClock::default();
+        Paced {
+            inner,
+            pacing,
+            per_conversation: RateLimiter::new(
+                quota(pacing.per_conversation),
+                DefaultKeyedStateStore::default(),
+                clock,
+            ),
+            per_channel: RateLimiter::new(
+                quota(pacing.per_channel),
+                InMemoryState::default(),
+                clock,
+            ),
+            clock,
+        }
+    }
+
+    /// The pacing in force.
+    pub fn pacing(&self) -> Pacing {
+        self.pacing
+    }
+
+    /// Waits until both limiters allow one more message to `conversation`.
+    async fn wait_turn(&self, conversation: &str) {
+        let key = conversation.to_owned();
+        let mut waited = Duration::ZERO;
+        loop {
+            let wait = match self.per_conversation.check_key(&key) {
+                Err(not_until) => not_until.wait_time_from(self.clock.now()),
+                Ok(()) => break,
+            };
+            waited += wait;
+            tokio::time::sleep(wait).await;
+        }
+        loop {
+            let wait = match self.per_channel.check() {
+                Err(not_until) => not_until.wait_time_from(self.clock.now()),
+                Ok(()) => break,
+            };
+            waited += wait;
+            tokio::time::sleep(wait).await;
+        }
+        if !waited.is_zero() {
+            tracing::debug!(
+                channel = self.inner.name(),
+                conversation,
+                waited_ms = waited.as_millis() as u64,
+                "paced"
+            );
+        }
+    }
+}
+
+#[async_trait]
+impl<C: Channel> Channel for Paced<C> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn receive(
+        &self,
+        sink: InboundSink,
+        shutdown: CancellationToken,
+    ) -> Result<(), ReceiveError> {
+        self.inner.receive(sink, shutdown).await
+    }
+
+    async fn send(&self, message: &Outbound) -> Result<SentRef, SendError> {
+        self.wait_turn(&message.conversation.id).await;
+        self.inner.send(message).await
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+}

@@ -1,0 +1,72 @@
+//! The hand-off from a channel's receive loop to the engine: store first, then wake.
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use crate::clock::SharedClock;
+use crate::domain::Inbound;
+use crate::store::SharedStore;
+use crate::{Error, Result};
+
+/// Where a channel puts what it receives. `deliver` returns once the event is durable in
+/// the inbox, so the channel may then acknowledge it to its platform.
+#[derive(Clone)]
+pub struct InboundSink {
+    channel: String,
+    store: SharedStore,
+    clock: SharedClock,
+    wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for InboundSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InboundSink")
+            .field("channel", &self.channel)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InboundSink {
+    /// A sink for `channel` that stores into `store` and wakes whoever waits on `wake`.
+    pub fn new(
+        channel: impl Into<String>,
+        store: SharedStore,
+        clock: SharedClock,
+        wake: Arc<Notify>,
+    ) -> Self {
+        InboundSink {
+            channel: channel.into(),
+            store,
+            clock,
+            wake,
+        }
+    }
+
+    /// The channel this sink belongs to.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// Stores `event` in the inbox. Returns `false` if it was a duplicate (same channel and
+    /// event id), which is dropped.
+    pub async fn deliver(&self, event: Inbound) -> Result<bool> {
+        if event.conversation.channel != self.channel {
+            return Err(Error::Channel {
+                channel: self.channel.clone(),
+                message: format!("event for another channel `{}`", event.conversation.channel),
+            });
+        }
+        let stored = self
+            .store
+            .inbox_put(&event, self.clock.now())
+            .await?
+            .is_some();
+        if stored {
+            self.wake.notify_one();
+        } else {
+            tracing::debug!(channel = %self.channel, event_id = %event.event_id, "duplicate inbound event dropped");
+        }
+        Ok(stored)
+    }
+}

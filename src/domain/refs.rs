@@ -1,0 +1,112 @@
+//! References from a step's arguments to earlier outputs: `{"$from": {"step", "path"}}`
+//! and `{"$concat": [...]}`, found at validation and resolved when the step runs.
+
+use serde_json::{Map, Value, json};
+
+use super::{ArgRef, StepKey};
+
+/// A `$from` reference as JSON.
+pub fn reference(step: &str, path: &str) -> Value {
+    json!({ "$from": { "step": step, "path": path } })
+}
+
+/// Every reference inside `args`.
+pub fn references(args: &Value) -> Vec<ArgRef> {
+    let mut found = Vec::new();
+    collect(args, &mut found);
+    found
+}
+
+fn collect(value: &Value, found: &mut Vec<ArgRef>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(r) = map.get("$from").and_then(parse_ref) {
+                found.push(r);
+            } else {
+                map.values().for_each(|v| collect(v, found));
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect(v, found)),
+        _ => {}
+    }
+}
+
+fn parse_ref(value: &Value) -> Option<ArgRef> {
+    let step = value.get("step")?.as_str()?;
+    let path = value.get("path").and_then(Value::as_str).unwrap_or("");
+    Some(ArgRef {
+        step: StepKey(step.to_owned()),
+        path: path.to_owned(),
+    })
+}
+
+/// The value at a dot-separated `path` (array indices as numbers); the whole value if empty.
+pub fn value_at<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    if path.is_empty() {
+        return Some(value);
+    }
+    path.split('.').try_fold(value, |v, part| match v {
+        Value::Array(items) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+        other => other.get(part),
+    })
+}
+
+/// Replaces every reference with the referenced output. `output_of` gives a step's output.
+pub fn resolve(
+    args: &Value,
+    output_of: &dyn Fn(&StepKey) -> Option<Value>,
+) -> Result<Value, String> {
+    match args {
+        Value::Object(map) => {
+            if let Some(raw) = map.get("$from") {
+                let r = parse_ref(raw).ok_or_else(|| format!("malformed reference {raw}"))?;
+                let output =
+                    output_of(&r.step).ok_or_else(|| format!("step `{}` has no output", r.step))?;
+                return value_at(&output, &r.path).cloned().ok_or_else(|| {
+                    format!("the output of `{}` has nothing at `{}`", r.step, r.path)
+                });
+            }
+            if let Some(Value::Array(parts)) = map.get("$concat") {
+                let mut text = String::new();
+                for part in parts {
+                    match resolve(part, output_of)? {
+                        Value::String(s) => text.push_str(&s),
+                        other => text.push_str(&other.to_string()),
+                    }
+                }
+                return Ok(Value::String(text));
+            }
+            let mut out = Map::new();
+            for (k, v) in map {
+                out.insert(k.clone(), resolve(v, output_of)?);
+            }
+            Ok(Value::Object(out))
+        }
+        Value::Array(items) => items
+            .iter()
+            .map(|v| resolve(v, output_of))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        other => Ok(other.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves_nested_references_and_concatenation() {
+        let args = json!({
+            "url": { "$concat": ["http://x/", reference("a", "body.id")] },
+            "n": reference("a", "status"),
+        });
+        let out = resolve(&args, &|k| {
+            (k.0 == "a").then(|| json!({"status": 200, "body": {"id": 7}}))
+        })
+        .unwrap();
+        assert_eq!(out, json!({"url": "http://x/7", "n": 200}));
+        assert_eq!(references(&args).len(), 2);
+        assert!(resolve(&json!(reference("b", "")), &|_| None).is_err());
+    }
+}

@@ -1,0 +1,278 @@
+//! The executor: claims ready steps with a lease (fenced by attempt number), runs their
+//! skills within the concurrency limit and the step timeout, checks post-conditions, and
+//! records the outcome — only if it still holds the lease.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::{Change, Inner, progress, render};
+use crate::audit::AuditEvent;
+use crate::domain::refs::resolve;
+use crate::domain::{PlanDraft, PlanId, StepKey, StepState};
+use crate::planner::ReplanRequest;
+use crate::skills::SkillContext;
+use crate::store::RunnableStep;
+
+/// Extra lease time beyond the step timeout, so a step that times out is recorded by its
+/// owner before anyone else may reclaim it.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+
+pub(super) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
+    // Step tasks live here: aborting the executor (a crash, or dropping the engine) aborts
+    // them too, and their leases expire for someone else to reclaim.
+    let mut running = JoinSet::new();
+    loop {
+        let woken = inner.work_wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        while running.try_join_next().is_some() {}
+        if shutdown.is_cancelled() {
+            break;
+        }
+        match inner.store.runnable_steps(inner.now(), 64).await {
+            Ok(steps) => {
+                for runnable in steps {
+                    let Ok(permit) = Arc::clone(&inner.step_slots).try_acquire_owned() else {
+                        break;
+                    };
+                    match claim(&inner, &runnable).await {
+                        Ok(Some(claimed)) => {
+                            let inner = Arc::clone(&inner);
+                            running.spawn(async move {
+                                let span = tracing::info_span!("step", plan = %claimed.plan, step = %claimed.step, attempt = claimed.attempt);
+                                tracing::Instrument::instrument(execute(&inner, claimed), span).await;
+                                drop(permit);
+                                inner.work_wake.notify_waiters();
+                            });
+                        }
+                        Ok(None) => {}
+                        Err(err) => {
+                            tracing::warn!(plan = %runnable.plan, step = %runnable.step, error = %err, "could not claim step")
+                        }
+                    }
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "step queue unavailable"),
+        }
+        tokio::select! {
+            () = &mut woken => {}
+            () = tokio::time::sleep(inner.poll) => {}
+            () = shutdown.cancelled() => break,
+        }
+    }
+    // Graceful stop: let running steps finish and record their outcome.
+    while running.join_next().await.is_some() {}
+}
+
+struct Claimed {
+    plan: PlanId,
+    step: StepKey,
+    attempt: u32,
+    skill: String,
+    args: Value,
+    post: Vec<crate::domain::PostCondition>,
+}
+
+async fn claim(inner: &Inner, runnable: &RunnableStep) -> crate::Result<Option<Claimed>> {
+    let timeout = inner.config.limits.step_timeout.0;
+    inner
+        .update_plan(&runnable.plan, |plan, tx| {
+            if plan.state.is_terminal() {
+                return Change::Skip(None);
+            }
+            let outputs: std::collections::BTreeMap<StepKey, Value> =
+                plan.steps.iter().filter_map(|s| s.output.clone().map(|o| (s.key().clone(), o))).collect();
+            let plan_id = plan.id.clone();
+            let Some(step) = plan.step_mut(&runnable.step) else { return Change::Skip(None) };
+            let reclaimed = match step.state {
+                StepState::Ready => false,
+                StepState::Running if step.lease_until.is_some_and(|until| until < tx.now) => true,
+                _ => return Change::Skip(None),
+            };
+            let args = match resolve(&step.draft.args, &|k| outputs.get(k).cloned()) {
+                Ok(args) => args,
+                Err(_) => step.draft.args.clone(),
+            };
+            step.state = StepState::Running;
+            step.attempt += 1;
+            step.lease_owner = Some(inner.instance.clone());
+            step.lease_until = Some(tx.now.after(timeout + LEASE_MARGIN));
+            step.started_at = Some(tx.now);
+            tx.audit(AuditEvent::new(
+                if reclaimed { "step.reclaimed" } else { "step.started" },
+                "openmog",
+                format!("{plan_id}/{}", step.key()),
+                json!({"attempt": step.attempt, "skill": step.draft.skill, "args": args, "executor": inner.instance}),
+            ));
+            Change::Save(Some(Claimed {
+                plan: plan_id,
+                step: step.key().clone(),
+                attempt: step.attempt,
+                skill: step.draft.skill.clone(),
+                args,
+                post: step.draft.post.clone(),
+            }))
+        })
+        .await
+}
+
+/// How a run ended.
+enum Outcome {
+    Succeeded(Value),
+    Failed {
+        output: Option<Value>,
+        error: String,
+    },
+}
+
+async fn execute(inner: &Inner, claimed: Claimed) {
+    let cancel = CancellationToken::new();
+    if let Ok(mut running) = inner.running.lock() {
+        running.insert(
+            (claimed.plan.clone(), claimed.step.0.clone()),
+            cancel.clone(),
+        );
+    }
+    let outcome = run_skill(inner, &claimed, &cancel).await;
+    if let Ok(mut running) = inner.running.lock() {
+        running.remove(&(claimed.plan.clone(), claimed.step.0.clone()));
+    }
+    let replan = match &outcome {
+        Outcome::Failed { error, .. } => ask_replan(inner, &claimed, error).await,
+        Outcome::Succeeded(_) => None,
+    };
+    if let Err(err) = complete(inner, &claimed, outcome, replan).await {
+        // The lease will expire and the step will be claimed again.
+        tracing::error!(error = %err, "could not record the step's outcome");
+    }
+}
+
+async fn run_skill(inner: &Inner, claimed: &Claimed, cancel: &CancellationToken) -> Outcome {
+    let Some(skill) = inner.skills.get(&claimed.skill) else {
+        return Outcome::Failed {
+            output: None,
+            error: format!("unknown skill `{}`", claimed.skill),
+        };
+    };
+    if let Err(err) = skill.validate(&claimed.args) {
+        return Outcome::Failed {
+            output: None,
+            error: err.to_string(),
+        };
+    }
+    let ctx = SkillContext {
+        idempotency_key: format!("{}/{}/{}", claimed.plan, claimed.step, claimed.attempt),
+    };
+    let timeout = inner.config.limits.step_timeout.0;
+    let run = skill.run(claimed.args.clone(), ctx);
+    let result = tokio::select! {
+        r = tokio::time::timeout(timeout, run) => r,
+        () = cancel.cancelled() => return Outcome::Failed { output: None, error: "cancelled".to_owned() },
+    };
+    match result {
+        Err(_) => Outcome::Failed {
+            output: None,
+            error: format!("timed out after {}", crate::config::ConfigDuration(timeout)),
+        },
+        Ok(Err(err)) => Outcome::Failed {
+            output: None,
+            error: err.to_string(),
+        },
+        Ok(Ok(output)) => match claimed.post.iter().find_map(|p| p.check(&output).err()) {
+            None => Outcome::Succeeded(output),
+            Some(why) => Outcome::Failed {
+                output: Some(output),
+                error: format!("post-condition not met: {why}"),
+            },
+        },
+    }
+}
+
+async fn ask_replan(inner: &Inner, claimed: &Claimed, error: &str) -> Option<PlanDraft> {
+    let plan = inner.store.plan(&claimed.plan).await.ok().flatten()?;
+    let request = ReplanRequest {
+        plan: &plan,
+        failed_step: &claimed.step,
+        error,
+        skills: &inner.skills,
+    };
+    match inner.planner.replan(request).await {
+        Ok(Some(draft)) => match crate::planner::validate_draft(
+            &draft,
+            &inner.skills,
+            inner.config.limits.max_steps_per_plan,
+        ) {
+            Ok(()) => Some(draft),
+            Err(problems) => {
+                tracing::warn!(
+                    ?problems,
+                    "the planner's revised plan is invalid; not replanning"
+                );
+                None
+            }
+        },
+        Ok(None) => None,
+        Err(err) => {
+            tracing::warn!(error = %err, "replanning failed");
+            None
+        }
+    }
+}
+
+async fn complete(
+    inner: &Inner,
+    claimed: &Claimed,
+    outcome: Outcome,
+    replan: Option<PlanDraft>,
+) -> crate::Result<()> {
+    let subject = format!("{}/{}", claimed.plan, claimed.step);
+    inner
+        .update_plan(&claimed.plan, |plan, tx| {
+            let Some(step) = plan.step_mut(&claimed.step) else { return Change::Skip(()) };
+            // Fencing: only the executor holding this attempt's lease may record it.
+            if step.state != StepState::Running
+                || step.attempt != claimed.attempt
+                || step.lease_owner.as_deref() != Some(inner.instance.as_str())
+            {
+                tx.audit(AuditEvent::new("step.fenced", "openmog", subject.clone(), json!({"attempt": claimed.attempt, "executor": inner.instance})));
+                return Change::Skip(());
+            }
+            step.lease_owner = None;
+            step.lease_until = None;
+            step.finished_at = Some(tx.now);
+            let failed = match &outcome {
+                Outcome::Succeeded(output) => {
+                    step.state = StepState::Succeeded;
+                    step.output = Some(output.clone());
+                    false
+                }
+                Outcome::Failed { output, error } => {
+                    step.state = StepState::Failed;
+                    step.output = output.clone();
+                    step.error = Some(error.clone());
+                    true
+                }
+            };
+            tx.audit(AuditEvent::new(
+                "step.finished",
+                "openmog",
+                subject.clone(),
+                json!({"attempt": claimed.attempt, "state": step.state.as_str(), "output": step.output, "error": step.error}),
+            ));
+            let line = render::step_outcome(step);
+            let conversation = plan.conversation.clone();
+            tx.say(&conversation, line);
+            if failed {
+                if let Some(draft) = &replan {
+                    progress::apply_replan(inner, plan, draft, tx);
+                }
+            }
+            progress::advance(inner, plan, tx);
+            Change::Save(())
+        })
+        .await
+}

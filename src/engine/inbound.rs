@@ -1,0 +1,422 @@
+//! The inbox processor: identifies each sender, answers commands, settles decisions, and
+//! turns requests into plans.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::commands::{self, Command};
+use super::{Change, Inner, Tx, decide, progress, render};
+use crate::Result;
+use crate::audit::AuditEvent;
+use crate::domain::{
+    ContactId, Decision, InboundKind, PlanId, PlanRecord, PlanState, StepRecord, StepVerdict,
+};
+use crate::planner::{PlanOutcome, PlanRequest, validate_draft};
+use crate::store::{InboxItem, SaveOutcome};
+
+pub(super) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
+    loop {
+        let woken = inner.inbox_wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        match inner.store.inbox_pending(32).await {
+            Ok(items) if !items.is_empty() => {
+                for item in items {
+                    if shutdown.is_cancelled() {
+                        return;
+                    }
+                    let span = tracing::info_span!("request", inbox = %item.id, conversation = %item.event.conversation);
+                    let id = item.id.clone();
+                    if let Err(err) =
+                        tracing::Instrument::instrument(process(&inner, item), span).await
+                    {
+                        // The event stays in the inbox and is tried again after the poll.
+                        tracing::warn!(inbox = %id, error = %err, "could not process inbound event");
+                        break;
+                    }
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "inbox unavailable"),
+        }
+        tokio::select! {
+            () = &mut woken => {}
+            () = tokio::time::sleep(inner.poll) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
+    let event = &item.event;
+    let conversation = &event.conversation;
+    let mut tx = Tx::new(format!("{}:reply", item.id), inner.now());
+    tx.effects.inbox_done = Some(item.id.clone());
+
+    let Some(contact) = inner
+        .policy
+        .directory()
+        .identify(&conversation.channel, &event.sender.user_id)
+    else {
+        let actor = format!("unknown:{}:{}", conversation.channel, event.sender.user_id);
+        tx.audit(AuditEvent::new(
+            "inbound.refused",
+            actor,
+            conversation.to_string(),
+            json!({"reason": "unknown sender", "event_id": event.event_id}),
+        ));
+        tx.say(
+            conversation,
+            format!(
+                "Sorry, I don't know you yet. Ask the owner to add your {} id `{}` to the contacts.",
+                conversation.channel, event.sender.user_id
+            ),
+        );
+        return inner.apply(&tx.effects).await;
+    };
+    let contact = ContactId(contact.id.clone());
+    let evidence = format!(
+        "{} user {} (event {})",
+        conversation.channel, event.sender.user_id, event.event_id
+    );
+
+    let text = match &event.kind {
+        InboundKind::Decision {
+            approval,
+            verdict,
+            scope,
+        } => {
+            let decision = Decision {
+                approval: approval.clone(),
+                verdict: *verdict,
+                scope: *scope,
+            };
+            return decide::decide(inner, &contact, conversation, &evidence, decision, tx).await;
+        }
+        InboundKind::Message { text } => text.as_str(),
+    };
+
+    match commands::parse(text) {
+        Some(Command::Decide {
+            approval,
+            verdict,
+            scope,
+        }) => {
+            let approval = match approval {
+                Some(id) => id,
+                None => match decide::only_open_approval(inner, &contact, conversation).await? {
+                    Ok(id) => id,
+                    Err(reply) => {
+                        tx.say(conversation, reply);
+                        return inner.apply(&tx.effects).await;
+                    }
+                },
+            };
+            let decision = Decision {
+                approval,
+                verdict,
+                scope,
+            };
+            decide::decide(inner, &contact, conversation, &evidence, decision, tx).await
+        }
+        Some(Command::Help) => {
+            tx.say(conversation, help_text(inner));
+            inner.apply(&tx.effects).await
+        }
+        Some(_) | None if !inner.policy.may_chat(&contact) => {
+            tx.audit(AuditEvent::new(
+                "inbound.refused",
+                contact.0.clone(),
+                conversation.to_string(),
+                json!({"reason": "may not chat", "event_id": event.event_id}),
+            ));
+            tx.say(conversation, "You are not allowed to make requests here.");
+            inner.apply(&tx.effects).await
+        }
+        Some(Command::Status) => {
+            let mut lines = Vec::new();
+            for summary in inner.store.plans(true, 20).await? {
+                if let Some(plan) = inner.store.plan(&summary.id).await? {
+                    lines.push(render::status_line(&plan));
+                }
+            }
+            let reply = if lines.is_empty() {
+                "Nothing is running or waiting.".to_owned()
+            } else {
+                lines.join("\n")
+            };
+            tx.say(conversation, reply);
+            inner.apply(&tx.effects).await
+        }
+        Some(Command::Plans) => {
+            let lines: Vec<String> = inner
+                .store
+                .plans(false, 10)
+                .await?
+                .into_iter()
+                .map(|p| format!("{} [{}] {}", p.id, p.state.as_str(), p.title))
+                .collect();
+            tx.say(
+                conversation,
+                if lines.is_empty() {
+                    "No plans yet.".to_owned()
+                } else {
+                    lines.join("\n")
+                },
+            );
+            inner.apply(&tx.effects).await
+        }
+        Some(Command::Cancel(plan)) => cancel(inner, &contact, conversation, plan, tx).await,
+        None => plan_request(inner, &item, &contact, text, tx).await,
+    }
+}
+
+fn help_text(inner: &Inner) -> String {
+    let mut text = String::new();
+    if !inner.config.purpose.is_empty() {
+        text.push_str(inner.config.purpose.trim());
+        text.push_str("\n\n");
+    }
+    let capabilities = inner.planner.capabilities();
+    if !capabilities.is_empty() {
+        text.push_str("Requests I understand:\n");
+        text.push_str(&capabilities.join("\n"));
+        text.push_str("\n\n");
+    }
+    text.push_str(
+        "Commands: help · status · plans · approve [plan] <id> · deny <id> · cancel <plan>\n\
+         `approve` or `deny` alone decides the one open approval here.",
+    );
+    text
+}
+
+async fn cancel(
+    inner: &Inner,
+    contact: &ContactId,
+    conversation: &crate::domain::ConversationRef,
+    plan: Option<PlanId>,
+    mut tx: Tx,
+) -> Result<()> {
+    let plan_id = match plan {
+        Some(id) => id,
+        None => {
+            let open: Vec<PlanId> = inner
+                .store
+                .plans(true, 50)
+                .await?
+                .into_iter()
+                .filter(|p| &p.conversation == conversation)
+                .map(|p| p.id)
+                .collect();
+            match open.as_slice() {
+                [one] => one.clone(),
+                [] => {
+                    tx.say(conversation, "There is no open plan here to cancel.");
+                    return inner.apply(&tx.effects).await;
+                }
+                _ => {
+                    let ids: Vec<String> = open.iter().map(ToString::to_string).collect();
+                    tx.say(
+                        conversation,
+                        format!(
+                            "Several plans are open here; say which: cancel {}",
+                            ids.join(" | cancel ")
+                        ),
+                    );
+                    return inner.apply(&tx.effects).await;
+                }
+            }
+        }
+    };
+    let may_cancel = |plan: &PlanRecord| {
+        &plan.requester == contact
+            || inner
+                .policy
+                .directory()
+                .matches(contact, &["role:owner".to_owned()])
+    };
+    let inbox_done = tx.effects.inbox_done.clone();
+    let reply = inner
+        .update_plan(&plan_id, |plan, ptx| {
+            ptx.effects.inbox_done = inbox_done.clone();
+            if plan.state.is_terminal() {
+                ptx.say(
+                    conversation,
+                    format!("Plan {} is already {}.", plan.id, plan.state.as_str()),
+                );
+                return Change::Skip(());
+            }
+            if !may_cancel(plan) {
+                ptx.say(
+                    conversation,
+                    format!(
+                        "Only the requester or an owner can cancel plan {}.",
+                        plan.id
+                    ),
+                );
+                return Change::Skip(());
+            }
+            ptx.audit(AuditEvent::new(
+                "plan.cancelled",
+                contact.0.clone(),
+                plan.id.to_string(),
+                json!({}),
+            ));
+            progress::cancel(plan, &format!("cancelled by {contact}"), ptx);
+            Change::Save(())
+        })
+        .await;
+    match reply {
+        Ok(()) => {
+            if let Ok(mut running) = inner.running.lock() {
+                running.retain(|(p, _), token| {
+                    if p == &plan_id {
+                        token.cancel();
+                    }
+                    p != &plan_id
+                });
+            }
+            Ok(())
+        }
+        Err(crate::Error::NotFound(_)) => {
+            tx.say(conversation, format!("There is no plan {plan_id}."));
+            inner.apply(&tx.effects).await
+        }
+        Err(err) => Err(err),
+    }
+}
+
+async fn plan_request(
+    inner: &Inner,
+    item: &InboxItem,
+    contact: &ContactId,
+    text: &str,
+    mut tx: Tx,
+) -> Result<()> {
+    let conversation = &item.event.conversation;
+    tx.audit(AuditEvent::new(
+        "request",
+        contact.0.clone(),
+        item.id.to_string(),
+        json!({"conversation": conversation.to_string(), "text": text}),
+    ));
+    let outcome = inner
+        .planner
+        .plan(PlanRequest {
+            text,
+            requester: contact,
+            conversation,
+            skills: &inner.skills,
+        })
+        .await;
+    let draft = match outcome {
+        Ok(PlanOutcome::Plan(draft)) => draft,
+        Ok(PlanOutcome::Reply(reply)) => {
+            tx.say(conversation, reply);
+            return inner.apply(&tx.effects).await;
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "planner failed");
+            tx.say(conversation, format!("I could not plan that: {err}"));
+            return inner.apply(&tx.effects).await;
+        }
+    };
+    if let Err(problems) = validate_draft(
+        &draft,
+        &inner.skills,
+        inner.config.limits.max_steps_per_plan,
+    ) {
+        tx.audit(AuditEvent::new(
+            "plan.invalid",
+            "openmog",
+            item.id.to_string(),
+            json!({"problems": problems}),
+        ));
+        tx.say(
+            conversation,
+            format!(
+                "I could not make a valid plan:\n  {}",
+                problems.join("\n  ")
+            ),
+        );
+        return inner.apply(&tx.effects).await;
+    }
+
+    let now = tx.now;
+    let steps: Vec<StepRecord> = draft
+        .steps
+        .iter()
+        .map(|s| StepRecord::new(s.clone(), inner.policy.judge(&s.skill, &s.args), 1))
+        .collect();
+    let mut plan = PlanRecord {
+        id: PlanId::new(),
+        revision: 0,
+        version: 1,
+        request_id: item.id.to_string(),
+        request_text: text.to_owned(),
+        conversation: conversation.clone(),
+        requester: contact.clone(),
+        title: draft.title.clone(),
+        state: PlanState::Active,
+        steps,
+        approvals: Vec::new(),
+        plan_grants: Vec::new(),
+        created_at: now,
+        updated_at: now,
+        notes: Default::default(),
+    };
+    tx.key_prefix = format!("{}:r1", plan.id);
+    tx.audit(AuditEvent::new(
+        "plan.created",
+        contact.0.clone(),
+        plan.id.to_string(),
+        json!({"request": item.id, "title": plan.title, "steps": draft.steps}),
+    ));
+    for step in &plan.steps {
+        tx.audit(AuditEvent::new(
+            "policy.verdict",
+            "openmog",
+            format!("{}/{}", plan.id, step.key()),
+            serde_json::to_value(&step.verdict)?,
+        ));
+    }
+    let forbidden: Vec<String> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.verdict {
+            StepVerdict::Forbid { reason } => Some(format!("{}: {reason}", s.key())),
+            _ => None,
+        })
+        .collect();
+    let summary = render::plan_summary(&plan, inner.policy.directory());
+    if forbidden.is_empty() {
+        tx.say(conversation, summary);
+        progress::advance(inner, &mut plan, &mut tx);
+    } else {
+        plan.state = PlanState::Rejected;
+        plan.notes
+            .insert("rejected".to_owned(), forbidden.join("; "));
+        tx.say(
+            conversation,
+            format!(
+                "{summary}\nRejected: nothing was run. {}",
+                forbidden.join("; ")
+            ),
+        );
+    }
+    match inner.store.save_plan(&plan, None, &tx.effects, now).await? {
+        SaveOutcome::Saved => inner.after_write(&tx.effects),
+        // This request was planned before a crash; the inbox item is simply finished.
+        SaveOutcome::Conflict => {
+            let done = crate::store::Effects {
+                inbox_done: Some(item.id.clone()),
+                ..Default::default()
+            };
+            inner.apply(&done).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,447 @@
+//! The engine: inbound events become plans, policy judges their steps, approvals are asked
+//! and settled, ready steps run within limits, and everything said goes through the outbox.
+//!
+//! Every state change is a compare-and-swap of a whole plan ([`crate::store::Store::save_plan`])
+//! together with the messages and audit events it causes, so a crash can never separate
+//! them, and a second decision or a stale executor can never apply twice.
+
+mod commands;
+mod decide;
+mod executor;
+mod inbound;
+mod progress;
+mod render;
+mod sweep;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::audit::AuditEvent;
+use crate::channel::{InboundSink, Paced, SharedChannel};
+use crate::clock::{SharedClock, SystemClock, Timestamp};
+use crate::config::{Config, Pacing};
+use crate::domain::{ApprovalPrompt, ConversationRef, Outbound, OutboundBody, PlanId, PlanRecord};
+use crate::outbox::{OutboxSender, RetryPolicy};
+use crate::planner::{Planner, RulePlanner};
+use crate::policy::Policy;
+use crate::skills::SkillRegistry;
+use crate::store::{Effects, SaveOutcome, SharedStore};
+use crate::{Error, Result};
+
+pub use commands::{Command, parse as parse_command};
+
+/// Builds an [`Engine`].
+pub struct EngineBuilder {
+    config: Config,
+    store: Option<SharedStore>,
+    planner: Option<Arc<dyn Planner>>,
+    skills: Option<SkillRegistry>,
+    channels: Vec<SharedChannel>,
+    clock: SharedClock,
+    poll: Duration,
+    retry: RetryPolicy,
+    instance: String,
+}
+
+impl EngineBuilder {
+    /// The store (default: the one `store.url` names).
+    pub fn store(mut self, store: SharedStore) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The planner (default: the rule planner from `planner.rules`).
+    pub fn planner(mut self, planner: Arc<dyn Planner>) -> Self {
+        self.planner = Some(planner);
+        self
+    }
+
+    /// The skills (default: the built-ins, configured from `skills`).
+    pub fn skills(mut self, skills: SkillRegistry) -> Self {
+        self.skills = Some(skills);
+        self
+    }
+
+    /// Adds a channel. It is paced as `channels.<name>.pacing` says, or by its kind's
+    /// defaults.
+    pub fn channel<C: crate::channel::Channel>(mut self, channel: C) -> Self {
+        let configured = self.config.channels.get(channel.name());
+        let pacing = configured
+            .and_then(|c| c.pacing)
+            .unwrap_or_else(|| Pacing::default_for(configured.map_or("", |c| c.kind.as_str())));
+        self.channels.push(Arc::new(Paced::new(channel, pacing)));
+        self
+    }
+
+    /// Adds a channel as it is, without a pacing layer (it paces itself).
+    pub fn channel_unpaced(mut self, channel: SharedChannel) -> Self {
+        self.channels.push(channel);
+        self
+    }
+
+    /// The wall clock (default: the system clock).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// How often loops look for work they were not woken for (expired approvals, leases,
+    /// retries). Default 1 s.
+    pub fn poll_interval(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
+    }
+
+    /// Backoff for outbound retries.
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// This engine's name in step leases (default: random).
+    pub fn instance_id(mut self, id: impl Into<String>) -> Self {
+        self.instance = id.into();
+        self
+    }
+
+    /// Builds the engine, opening the configured store if none was given.
+    pub async fn build(self) -> Result<Engine> {
+        let store = match self.store {
+            Some(store) => store,
+            None => crate::store::open(&self.config.store.url).await?,
+        };
+        let planner: Arc<dyn Planner> = match self.planner {
+            Some(p) => p,
+            None => Arc::new(RulePlanner::new(&self.config.planner.rules)?),
+        };
+        let skills = match self.skills {
+            Some(s) => s,
+            None => crate::skills::builtin(&self.config.skills)?,
+        };
+        let policy = Policy::new(&self.config)?;
+        let channels = self
+            .channels
+            .into_iter()
+            .map(|c| (c.name().to_owned(), c))
+            .collect();
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                step_slots: Arc::new(Semaphore::new(self.config.limits.max_concurrent_steps)),
+                config: self.config,
+                policy,
+                store,
+                planner,
+                skills,
+                channels,
+                clock: self.clock,
+                poll: self.poll,
+                retry: self.retry,
+                instance: self.instance,
+                inbox_wake: Arc::new(Notify::new()),
+                work_wake: Arc::new(Notify::new()),
+                outbox_wake: Arc::new(Notify::new()),
+                running: std::sync::Mutex::new(BTreeMap::new()),
+            }),
+        })
+    }
+}
+
+/// The core engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    config: Config,
+    policy: Policy,
+    store: SharedStore,
+    planner: Arc<dyn Planner>,
+    skills: SkillRegistry,
+    channels: BTreeMap<String, SharedChannel>,
+    clock: SharedClock,
+    poll: Duration,
+    retry: RetryPolicy,
+    instance: String,
+    step_slots: Arc<Semaphore>,
+    inbox_wake: Arc<Notify>,
+    work_wake: Arc<Notify>,
+    outbox_wake: Arc<Notify>,
+    /// Cancellation of steps running in this process, so `cancel` stops them.
+    running: std::sync::Mutex<BTreeMap<(PlanId, String), CancellationToken>>,
+}
+
+impl Engine {
+    /// A builder for an engine with `config`.
+    pub fn builder(config: Config) -> EngineBuilder {
+        EngineBuilder {
+            config,
+            store: None,
+            planner: None,
+            skills: None,
+            channels: Vec::new(),
+            clock: Arc::new(SystemClock),
+            poll: Duration::from_secs(1),
+            retry: RetryPolicy::default(),
+            instance: format!("openmog-{}", crate::domain::new_short_id(8)),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &SharedStore {
+        &self.inner.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// A sink that stores events for `channel` into this engine's inbox (for adapters
+    /// driven from outside, e.g. webhooks).
+    pub fn sink(&self, channel: &str) -> InboundSink {
+        InboundSink::new(
+            channel,
+            Arc::clone(&self.inner.store),
+            Arc::clone(&self.inner.clock),
+            Arc::clone(&self.inner.inbox_wake),
+        )
+    }
+
+    /// Starts the receive loops, the inbox processor, the executor, the expiry sweeper and
+    /// one outbox sender per channel. Dropping the returned handle aborts them all, as a
+    /// crash would; [`RunningEngine::shutdown`] stops them gracefully.
+    pub fn start(&self) -> RunningEngine {
+        let intake = CancellationToken::new();
+        let sending = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        let mut senders = JoinSet::new();
+        for (name, channel) in &self.inner.channels {
+            let sink = self.sink(name);
+            let receiver = Arc::clone(channel);
+            let token = intake.clone();
+            let name = name.clone();
+            tasks.spawn(async move {
+                if let Err(err) = receiver.receive(sink, token).await {
+                    tracing::error!(channel = %name, error = %err, "receive loop ended");
+                }
+            });
+            let sender = OutboxSender::new(
+                Arc::clone(channel),
+                Arc::clone(&self.inner.store),
+                Arc::clone(&self.inner.clock),
+                Arc::clone(&self.inner.outbox_wake),
+                self.inner.retry,
+                self.inner.poll,
+            );
+            senders.spawn(sender.run(sending.clone()));
+        }
+        tasks.spawn(inbound::run(Arc::clone(&self.inner), intake.clone()));
+        tasks.spawn(executor::run(Arc::clone(&self.inner), intake.clone()));
+        tasks.spawn(sweep::run(Arc::clone(&self.inner), intake.clone()));
+        RunningEngine {
+            inner: Arc::clone(&self.inner),
+            intake,
+            sending,
+            tasks,
+            senders,
+        }
+    }
+
+    /// Replaces a plan's steps with a new version (e.g. from a replanning planner):
+    /// unchanged steps keep their state and approvals; removed or changed steps' open
+    /// approvals are superseded; new and changed steps are judged and asked again.
+    pub async fn replan(&self, plan: &PlanId, draft: crate::domain::PlanDraft) -> Result<()> {
+        if let Err(problems) = crate::planner::validate_draft(
+            &draft,
+            &self.inner.skills,
+            self.inner.config.limits.max_steps_per_plan,
+        ) {
+            return Err(Error::InvalidPlan(problems.join("; ")));
+        }
+        let inner = &self.inner;
+        inner
+            .update_plan(plan, |plan, tx| {
+                if plan.state.is_terminal() {
+                    return Change::Skip(Err(Error::InvalidPlan(format!(
+                        "plan {} is already {}",
+                        plan.id,
+                        plan.state.as_str()
+                    ))));
+                }
+                progress::apply_replan(inner, plan, &draft, tx);
+                progress::advance(inner, plan, tx);
+                Change::Save(Ok(()))
+            })
+            .await?
+    }
+}
+
+/// A started engine. Dropping it aborts every task without a graceful stop.
+pub struct RunningEngine {
+    inner: Arc<Inner>,
+    intake: CancellationToken,
+    sending: CancellationToken,
+    tasks: JoinSet<()>,
+    senders: JoinSet<()>,
+}
+
+impl RunningEngine {
+    /// Stops taking work, waits up to `grace` for running steps and the outbox to drain,
+    /// then stops. Whatever is left stays in the store for the next start.
+    pub async fn shutdown(mut self, grace: Duration) {
+        let deadline = tokio::time::Instant::now() + grace;
+        self.intake.cancel();
+        while tokio::time::timeout_at(deadline, self.tasks.join_next())
+            .await
+            .is_ok_and(|t| t.is_some())
+        {}
+        while tokio::time::Instant::now() < deadline {
+            match self.inner.store.outbox_depth().await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        self.sending.cancel();
+        while tokio::time::timeout_at(deadline, self.senders.join_next())
+            .await
+            .is_ok_and(|t| t.is_some())
+        {}
+        self.tasks.abort_all();
+        self.senders.abort_all();
+    }
+
+    /// Waits until every receive loop and worker has ended on its own (e.g. the terminal's
+    /// input closed) — workers only end on shutdown, so this resolves when channels end.
+    pub async fn channels_closed(&mut self) {
+        // Channel receive loops are the first tasks spawned; the workers never end on
+        // their own, so wait for as many completions as there are channels.
+        for _ in 0..self.inner.channels.len() {
+            if self.tasks.join_next().await.is_none() {
+                break;
+            }
+        }
+    }
+}
+
+/// What a plan update decided: save the changed plan, or leave it as it was.
+pub(crate) enum Change<T> {
+    Save(T),
+    Skip(T),
+}
+
+/// Collects the effects of one plan update, giving each message an idempotency key that
+/// is stable for this transition.
+pub(crate) struct Tx {
+    effects: Effects,
+    key_prefix: String,
+    now: Timestamp,
+}
+
+impl Tx {
+    fn new(key_prefix: String, now: Timestamp) -> Self {
+        Tx {
+            effects: Effects::none(),
+            key_prefix,
+            now,
+        }
+    }
+
+    fn next_key(&self) -> String {
+        format!("{}:{}", self.key_prefix, self.effects.outbox.len())
+    }
+
+    pub(crate) fn say(&mut self, conversation: &ConversationRef, text: impl Into<String>) {
+        let key = self.next_key();
+        self.effects.send(Outbound {
+            conversation: conversation.clone(),
+            idempotency_key: key,
+            body: OutboundBody::Text { text: text.into() },
+        });
+    }
+
+    pub(crate) fn prompt(&mut self, conversation: &ConversationRef, prompt: ApprovalPrompt) {
+        let key = self.next_key();
+        self.effects.send(Outbound {
+            conversation: conversation.clone(),
+            idempotency_key: key,
+            body: OutboundBody::ApprovalRequest(prompt),
+        });
+    }
+
+    pub(crate) fn audit(&mut self, event: AuditEvent) {
+        self.effects.audit(event);
+    }
+}
+
+impl Inner {
+    fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Loads a plan, lets `f` change it, and saves it if its revision is unchanged; on a
+    /// conflict, loads it again and retries.
+    async fn update_plan<T>(
+        &self,
+        id: &PlanId,
+        mut f: impl FnMut(&mut PlanRecord, &mut Tx) -> Change<T>,
+    ) -> Result<T> {
+        for _ in 0..64 {
+            let Some(mut plan) = self.store.plan(id).await? else {
+                return Err(Error::NotFound(format!("plan {id}")));
+            };
+            let revision = plan.revision;
+            let now = self.now();
+            let mut tx = Tx::new(format!("{id}:r{}", revision + 1), now);
+            match f(&mut plan, &mut tx) {
+                Change::Skip(out) => {
+                    self.apply(&tx.effects).await?;
+                    return Ok(out);
+                }
+                Change::Save(out) => {
+                    plan.updated_at = now;
+                    match self
+                        .store
+                        .save_plan(&plan, Some(revision), &tx.effects, now)
+                        .await?
+                    {
+                        SaveOutcome::Saved => {
+                            self.after_write(&tx.effects);
+                            return Ok(out);
+                        }
+                        SaveOutcome::Conflict => continue,
+                    }
+                }
+            }
+        }
+        Err(Error::Store(format!(
+            "plan {id} is changing too fast to update"
+        )))
+    }
+
+    /// Applies effects that go with no plan change.
+    async fn apply(&self, effects: &Effects) -> Result<()> {
+        if effects == &Effects::none() {
+            return Ok(());
+        }
+        self.store.apply(effects, self.now()).await?;
+        self.after_write(effects);
+        Ok(())
+    }
+
+    fn after_write(&self, effects: &Effects) {
+        if !effects.outbox.is_empty() {
+            self.outbox_wake.notify_waiters();
+        }
+        self.work_wake.notify_waiters();
+    }
+
+    fn has_channel(&self, name: &str) -> bool {
+        self.channels.contains_key(name)
+    }
+}

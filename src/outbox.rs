@@ -1,0 +1,186 @@
+//! The outbox sender: takes stored messages for one channel and sends them, in order per
+//! conversation, paced by the channel's [`crate::channel::Paced`] layer, retrying with
+//! backoff that honours the platform's retry-after. Nothing is dropped on a transient
+//! failure; a permanent one is audited.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use serde_json::json;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::audit::AuditEvent;
+use crate::channel::{SendError, SharedChannel};
+use crate::clock::SharedClock;
+use crate::store::{OutboxItem, SharedStore};
+
+/// Backoff after transient failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Delay after the first failure; doubled each time.
+    pub initial: Duration,
+    /// The longest delay.
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay before try `attempts + 1`.
+    pub fn delay(&self, attempts: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempts.min(20));
+        self.initial.saturating_mul(factor).min(self.max)
+    }
+}
+
+/// Sends one channel's outbox.
+pub struct OutboxSender {
+    channel: SharedChannel,
+    store: SharedStore,
+    clock: SharedClock,
+    wake: Arc<Notify>,
+    retry: RetryPolicy,
+    poll: Duration,
+}
+
+impl OutboxSender {
+    /// A sender for `channel`. `wake` is notified whenever messages are queued.
+    pub fn new(
+        channel: SharedChannel,
+        store: SharedStore,
+        clock: SharedClock,
+        wake: Arc<Notify>,
+        retry: RetryPolicy,
+        poll: Duration,
+    ) -> Self {
+        OutboxSender {
+            channel,
+            store,
+            clock,
+            wake,
+            retry,
+            poll,
+        }
+    }
+
+    /// Sends until `shutdown`; then returns without waiting for a message in flight to be
+    /// retried (it stays in the outbox for the next start).
+    pub async fn run(self, shutdown: CancellationToken) {
+        let name = self.channel.name().to_owned();
+        loop {
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if shutdown.is_cancelled() {
+                return;
+            }
+            let sent_any = match self.send_due(&name).await {
+                Ok(n) => n > 0,
+                Err(err) => {
+                    tracing::warn!(channel = %name, error = %err, "outbox: store unavailable; retrying");
+                    false
+                }
+            };
+            if sent_any {
+                continue;
+            }
+            let wait = match self.store.outbox_next_due(&name).await {
+                Ok(Some(at)) => at.since(self.clock.now()).min(self.poll),
+                _ => self.poll,
+            };
+            tokio::select! {
+                () = &mut woken => {}
+                () = tokio::time::sleep(wait.max(Duration::from_millis(1))) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Sends what is due now (one message per conversation, concurrently); returns how many
+    /// were handled.
+    pub async fn send_due(&self, name: &str) -> crate::Result<usize> {
+        let due = self.store.outbox_due(name, self.clock.now(), 64).await?;
+        let handled = due.len();
+        join_all(due.into_iter().map(|item| self.send_one(item))).await;
+        Ok(handled)
+    }
+
+    async fn send_one(&self, item: OutboxItem) {
+        let key = item.message.idempotency_key.clone();
+        let span = tracing::debug_span!("outbound", channel = %item.message.conversation.channel, conversation = %item.message.conversation.id, key = %key);
+        let _guard = span.enter();
+        let result = self.channel.send(&item.message).await;
+        let now = self.clock.now();
+        let stored = match result {
+            Ok(sent) => {
+                let audit = AuditEvent::new(
+                    "outbound.sent",
+                    "openmog",
+                    item.id.to_string(),
+                    json!({
+                        "conversation": item.message.conversation.to_string(),
+                        "idempotency_key": key,
+                        "message_id": sent.message_id,
+                        "attempts": item.attempts + 1,
+                    }),
+                );
+                self.store.outbox_sent(&item.id, &sent, audit, now).await
+            }
+            Err(SendError::RetryAfter(wait)) => {
+                tracing::info!(
+                    wait_ms = wait.as_millis() as u64,
+                    "outbound rate limited by the platform"
+                );
+                self.store
+                    .outbox_retry(&item.id, now.after(wait), "rate limited")
+                    .await
+            }
+            Err(SendError::Transient(why)) => {
+                let wait = self.retry.delay(item.attempts);
+                tracing::warn!(error = %why, retry_in_ms = wait.as_millis() as u64, "outbound failed; will retry");
+                self.store
+                    .outbox_retry(&item.id, now.after(wait), &why)
+                    .await
+            }
+            Err(SendError::Permanent(why)) => {
+                tracing::error!(error = %why, "outbound failed permanently");
+                let audit = AuditEvent::new(
+                    "outbound.failed",
+                    "openmog",
+                    item.id.to_string(),
+                    json!({ "conversation": item.message.conversation.to_string(), "idempotency_key": key, "error": why }),
+                );
+                self.store.outbox_failed(&item.id, audit, now).await
+            }
+        };
+        if let Err(err) = stored {
+            // The message stays pending in the store and will be tried again.
+            tracing::warn!(error = %err, "outbox: could not record the send result");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let p = RetryPolicy {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+        };
+        assert_eq!(p.delay(0), Duration::from_millis(100));
+        assert_eq!(p.delay(2), Duration::from_millis(400));
+        assert_eq!(p.delay(30), Duration::from_secs(1));
+    }
+}
