@@ -400,6 +400,14 @@ impl Inner {
             let mut tx = Tx::new(format!("{id}:r{}", revision + 1), now);
             match f(&mut plan, &mut tx) {
                 Change::Skip(out) => {
+                    // Nothing was saved, so the next save will use this revision's key
+                    // prefix: these messages need keys of their own. Keys only need to be
+                    // unique — the effects commit atomically with the inbox item they
+                    // answer, so an event is never answered twice.
+                    let prefix = format!("{id}:r{revision}:skip-{}", crate::domain::new_short_id(6));
+                    for (i, message) in tx.effects.outbox.iter_mut().enumerate() {
+                        message.idempotency_key = format!("{prefix}:{i}");
+                    }
                     self.apply(&tx.effects).await?;
                     return Ok(out);
                 }
