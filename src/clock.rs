@@ -76,3 +76,30 @@ impl Clock for ManualClock {
 
 /// A shared clock.
 pub type SharedClock = Arc<dyn Clock>;
+
+/// Wall-clock time that advances with tokio's clock: under `tokio::time::pause()` it moves
+/// only when tokio's virtual time does, so pacing and retry delays can be tested exactly.
+#[derive(Debug, Clone, Copy)]
+pub struct TokioTime {
+    base: Timestamp,
+    start: tokio::time::Instant,
+}
+
+impl TokioTime {
+    /// Starts at the current system time.
+    pub fn new() -> Self {
+        TokioTime { base: SystemClock.now(), start: tokio::time::Instant::now() }
+    }
+}
+
+impl Default for TokioTime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for TokioTime {
+    fn now(&self) -> Timestamp {
+        self.base.after(self.start.elapsed())
+    }
+}

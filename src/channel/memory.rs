@@ -154,6 +154,11 @@ impl MemoryChannelHandle {
         self.shared.failures.lock().expect("lock").extend(errors);
     }
 
+    /// Drops the failures still queued by [`Self::fail_next_sends`].
+    pub fn clear_failures(&self) {
+        self.shared.failures.lock().expect("lock").clear();
+    }
+
     /// Every message accepted so far, in order.
     pub fn delivered(&self) -> Vec<Delivered> {
         self.shared.delivered.lock().expect("lock").clone()
