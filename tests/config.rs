@@ -1,0 +1,129 @@
+//! Configuration loading: the same config in TOML, YAML and JSON loads equal; every error
+//! names the file and the key; the committed JSON Schema is current; the example config
+//! is valid.
+
+use std::path::{Path, PathBuf};
+
+use openmog::config::{ConfigSource, json_schema, load};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn error_of(name: &str, text: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), name, text);
+    let err = load(&[ConfigSource::File(path.clone())]).expect_err("the config is invalid").to_string();
+    assert!(err.contains(&path.display().to_string()), "error does not name the file: {err}");
+    err
+}
+
+#[test]
+fn the_same_config_in_toml_yaml_and_json_loads_equal() {
+    let toml = load(&[ConfigSource::File(fixture("same.toml"))]).unwrap();
+    let yaml = load(&[ConfigSource::File(fixture("same.yaml"))]).unwrap();
+    let json = load(&[ConfigSource::File(fixture("same.json"))]).unwrap();
+    assert_eq!(toml, yaml);
+    assert_eq!(toml, json);
+    assert!(toml.contacts.len() >= 2 && !toml.authorizations.rules.is_empty() && !toml.planner.rules.is_empty());
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/openmog.toml");
+    let config = load(&[ConfigSource::File(example)]).unwrap();
+    assert_eq!(config.store.url, "sqlite://.openmog/openmog.db");
+}
+
+#[test]
+fn an_unknown_key_is_named_with_its_file() {
+    let err = error_of("a.toml", "[limits]\nmax_concurent_steps = 3\n");
+    assert!(err.contains("limits.max_concurent_steps"), "{err}");
+    assert!(err.contains("unknown key"), "{err}");
+}
+
+#[test]
+fn a_wrong_type_is_named_with_its_file_and_key() {
+    let err = error_of("b.yaml", "limits:\n  max_concurrent_steps: eighty\n");
+    assert!(err.contains("limits.max_concurrent_steps"), "{err}");
+}
+
+#[test]
+fn a_bad_duration_is_named_with_its_key() {
+    let err = error_of("c.json", r#"{"limits": {"step_timeout": "five minutes"}}"#);
+    assert!(err.contains("limits.step_timeout"), "{err}");
+}
+
+#[test]
+fn references_between_sections_are_checked() {
+    let err = error_of(
+        "d.toml",
+        r#"
+        [[contacts]]
+        id = "ann"
+        roles = ["member"]
+        [[authorizations.rules]]
+        skill = "shell"
+        decision = "approve"
+        approvers = ["role:oncall"]
+        "#,
+    );
+    assert!(err.contains("authorizations.rules[0].approvers[0]"), "{err}");
+    assert!(err.contains("no contact has the role `oncall`"), "{err}");
+
+    let err = error_of(
+        "e.toml",
+        r#"
+        [[contacts]]
+        id = "ann"
+        roles = ["oncall"]
+        [[authorizations.rules]]
+        skill = "shell"
+        decision = "approve"
+        approvers = ["role:oncall"]
+        quorum = 2
+        "#,
+    );
+    assert!(err.contains("authorizations.rules[0].quorum"), "{err}");
+
+    let err = error_of("f.toml", "[[planner.rules]]\nname = \"x\"\npattern = \"(\"\ntitle = \"t\"\nsteps = []\n");
+    assert!(err.contains("planner.rules[0].pattern"), "{err}");
+}
+
+#[test]
+fn a_missing_file_is_an_error_not_an_empty_config() {
+    let err = load(&[ConfigSource::File(PathBuf::from("/nonexistent/openmog.toml"))]).unwrap_err().to_string();
+    assert!(err.contains("/nonexistent/openmog.toml"), "{err}");
+}
+
+#[test]
+fn environment_variables_override_files_and_are_named_in_errors() {
+    figment::Jail::expect_with(|jail| {
+        jail.create_file("base.toml", "[limits]\nmax_concurrent_steps = 2\n")?;
+        jail.set_env("OPENMOG_LIMITS__MAX_CONCURRENT_STEPS", "7");
+        let sources = [ConfigSource::File("base.toml".into()), ConfigSource::Env];
+        let config = load(&sources).map_err(|e| e.to_string())?;
+        assert_eq!(config.limits.max_concurrent_steps, 7);
+
+        jail.set_env("OPENMOG_LIMITS__STEP_TIMEOUT", "soon");
+        let err = load(&sources).unwrap_err().to_string();
+        assert!(err.contains("OPENMOG_LIMITS__STEP_TIMEOUT") || err.contains("environment"), "{err}");
+        assert!(err.contains("limits.step_timeout"), "{err}");
+        Ok(())
+    });
+}
+
+#[test]
+fn the_committed_json_schema_is_current() {
+    let committed = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/config.schema.json")).unwrap();
+    assert!(
+        committed == json_schema(),
+        "docs/config.schema.json is stale: run `cargo run -p openmog-bot -- config schema > docs/config.schema.json`"
+    );
+}
