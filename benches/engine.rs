@@ -82,19 +82,41 @@ fn config() -> Config {
     openmog::config::load(&[ConfigSource::File(path)]).unwrap()
 }
 
-async fn engine(store: SharedStore) -> (Engine, MemoryChannelHandle, Arc<Mutex<BTreeMap<String, Instant>>>) {
+async fn engine(
+    store: SharedStore,
+) -> (
+    Engine,
+    MemoryChannelHandle,
+    Arc<Mutex<BTreeMap<String, Instant>>>,
+) {
     let started = Arc::new(Mutex::new(BTreeMap::new()));
     let mut skills = SkillRegistry::new();
-    skills.register(Mark { name: "mark", started: started.clone() });
-    skills.register(Mark { name: "gated", started: started.clone() });
+    skills.register(Mark {
+        name: "mark",
+        started: started.clone(),
+    });
+    skills.register(Mark {
+        name: "gated",
+        started: started.clone(),
+    });
     let (channel, handle) = MemoryChannel::new("bench");
-    let engine = Engine::builder(config()).store(store).skills(skills).channel(channel).build().await.unwrap();
+    let engine = Engine::builder(config())
+        .store(store)
+        .skills(skills)
+        .channel(channel)
+        .build()
+        .await
+        .unwrap();
     (engine, handle, started)
 }
 
 async fn wait_until(handle: &MemoryChannelHandle, count: usize, needle: &str) {
     loop {
-        let n = handle.delivered().iter().filter(|d| d.message.body.plain_text().contains(needle)).count();
+        let n = handle
+            .delivered()
+            .iter()
+            .filter(|d| d.message.body.plain_text().contains(needle))
+            .count();
         if n >= count {
             return;
         }
@@ -135,7 +157,13 @@ async fn decision_latency(store: SharedStore, n: usize) -> (f64, f64) {
         let conversation = format!("g{i}");
         let label = format!("gate {i}");
         let pressed = Instant::now();
-        handle.press(&conversation, "u-ann", &approvals[&conversation], Verdict::Approve, DecisionScope::Step);
+        handle.press(
+            &conversation,
+            "u-ann",
+            &approvals[&conversation],
+            Verdict::Approve,
+            DecisionScope::Step,
+        );
         let began = loop {
             if let Some(at) = started.lock().unwrap().get(&label).copied() {
                 break at;
@@ -164,7 +192,9 @@ async fn main() {
     let sql_rate = throughput(sqlite(dir.path(), "t.db").await, requests).await;
     let (mem_p50, mem_p99) = decision_latency(Arc::new(MemoryStore::new()), decisions).await;
     let (sql_p50, sql_p99) = decision_latency(sqlite(dir.path(), "l.db").await, decisions).await;
-    println!("| store | requests/s (whole loop, {requests} requests) | decision → step started p50 | p99 ({decisions} decisions) |");
+    println!(
+        "| store | requests/s (whole loop, {requests} requests) | decision → step started p50 | p99 ({decisions} decisions) |"
+    );
     println!("|---|---|---|---|");
     println!("| in-memory | {mem_rate:.0} | {mem_p50:.2} ms | {mem_p99:.2} ms |");
     println!("| SQLite (WAL, file) | {sql_rate:.0} | {sql_p50:.2} ms | {sql_p99:.2} ms |");

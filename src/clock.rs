@@ -88,7 +88,10 @@ pub struct TokioTime {
 impl TokioTime {
     /// Starts at the current system time.
     pub fn new() -> Self {
-        TokioTime { base: SystemClock.now(), start: tokio::time::Instant::now() }
+        TokioTime {
+            base: SystemClock.now(),
+            start: tokio::time::Instant::now(),
+        }
     }
 }
 

@@ -13,12 +13,12 @@ pub enum Error {
     #[error("configuration error: {0}")]
     Config(String),
     /// A configuration file could not be read.
-    #[error("cannot read configuration file {path}: {source}")]
+    #[error("cannot read configuration file {path}: {reason}")]
     ConfigFile {
         /// The file that could not be read.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The store failed (database unreachable, corrupt row, failed migration).
     #[error("store error: {0}")]

@@ -245,10 +245,10 @@ fn evaluate(args: &Value, path: &str, equals: Option<&Value>, re: Option<&Regex>
     if is_reference(value) {
         return Truth::Unknown;
     }
-    if let Some(expected) = equals {
-        if value != expected {
-            return Truth::No;
-        }
+    if let Some(expected) = equals
+        && value != expected
+    {
+        return Truth::No;
     }
     if let Some(re) = re {
         let text = match value {

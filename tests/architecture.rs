@@ -24,14 +24,31 @@ fn the_core_imports_no_platform_sdk() {
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
         for sdk in PLATFORM_SDKS {
-            for pattern in [format!("use {sdk}"), format!("{sdk}::"), format!("extern crate {sdk}")] {
-                assert!(!text.contains(&pattern), "{} uses the platform SDK `{sdk}`", file.display());
+            for pattern in [
+                format!("use {sdk}"),
+                format!("{sdk}::"),
+                format!("extern crate {sdk}"),
+            ] {
+                assert!(
+                    !text.contains(&pattern),
+                    "{} uses the platform SDK `{sdk}`",
+                    file.display()
+                );
             }
         }
     }
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
-    let core_deps = manifest.split("[dependencies]").nth(1).unwrap().split("\n[").next().unwrap();
+    let core_deps = manifest
+        .split("[dependencies]")
+        .nth(1)
+        .unwrap()
+        .split("\n[")
+        .next()
+        .unwrap();
     for sdk in PLATFORM_SDKS {
-        assert!(!core_deps.contains(sdk), "the core crate depends on `{sdk}`");
+        assert!(
+            !core_deps.contains(sdk),
+            "the core crate depends on `{sdk}`"
+        );
     }
 }

@@ -18,22 +18,44 @@ fn message(conversation: &str, n: usize) -> Outbound {
     Outbound {
         conversation: ConversationRef::new("test", conversation),
         idempotency_key: format!("{conversation}-{n}"),
-        body: OutboundBody::Text { text: format!("{conversation} message {n}") },
+        body: OutboundBody::Text {
+            text: format!("{conversation} message {n}"),
+        },
     }
 }
 
-async fn start(pacing: Pacing, messages: Vec<Outbound>) -> (MemoryChannelHandle, SharedStore, CancellationToken, tokio::time::Instant) {
+async fn start(
+    pacing: Pacing,
+    messages: Vec<Outbound>,
+) -> (
+    MemoryChannelHandle,
+    SharedStore,
+    CancellationToken,
+    tokio::time::Instant,
+) {
     let (channel, handle) = MemoryChannel::new("test");
     let store: SharedStore = Arc::new(MemoryStore::new());
     let clock = Arc::new(TokioTime::new());
-    store.apply(&Effects { outbox: messages, ..Effects::default() }, clock.now()).await.unwrap();
+    store
+        .apply(
+            &Effects {
+                outbox: messages,
+                ..Effects::default()
+            },
+            clock.now(),
+        )
+        .await
+        .unwrap();
     let paced: Arc<dyn Channel> = Arc::new(Paced::new(channel, pacing));
     let sender = OutboxSender::new(
         paced,
         store.clone(),
         clock,
         Arc::new(Notify::new()),
-        RetryPolicy { initial: Duration::from_millis(200), max: Duration::from_secs(10) },
+        RetryPolicy {
+            initial: Duration::from_millis(200),
+            max: Duration::from_secs(10),
+        },
         Duration::from_secs(1),
     );
     let stop = CancellationToken::new();
@@ -55,24 +77,48 @@ async fn wait_delivered(handle: &MemoryChannelHandle, n: usize) {
 
 #[tokio::test(start_paused = true)]
 async fn messages_are_spaced_per_conversation_and_per_channel_in_order() {
-    let pacing = Pacing { per_conversation: Rate::per_second(1), per_channel: Rate::per_second(10) };
-    let messages: Vec<Outbound> = (0..5).flat_map(|n| [message("a", n), message("b", n)]).collect();
+    let pacing = Pacing {
+        per_conversation: Rate::per_second(1),
+        per_channel: Rate::per_second(10),
+    };
+    let messages: Vec<Outbound> = (0..5)
+        .flat_map(|n| [message("a", n), message("b", n)])
+        .collect();
     let (handle, store, stop, _) = start(pacing, messages).await;
     wait_delivered(&handle, 10).await;
     stop.cancel();
 
     for conversation in ["a", "b"] {
-        let mine: Vec<_> = handle.delivered().into_iter().filter(|d| d.message.conversation.id == conversation).collect();
-        let keys: Vec<String> = mine.iter().map(|d| d.message.idempotency_key.clone()).collect();
-        assert_eq!(keys, (0..5).map(|n| format!("{conversation}-{n}")).collect::<Vec<_>>(), "order kept");
+        let mine: Vec<_> = handle
+            .delivered()
+            .into_iter()
+            .filter(|d| d.message.conversation.id == conversation)
+            .collect();
+        let keys: Vec<String> = mine
+            .iter()
+            .map(|d| d.message.idempotency_key.clone())
+            .collect();
+        assert_eq!(
+            keys,
+            (0..5)
+                .map(|n| format!("{conversation}-{n}"))
+                .collect::<Vec<_>>(),
+            "order kept"
+        );
         for pair in mine.windows(2) {
             let gap = pair[1].at - pair[0].at;
-            assert!(gap >= Duration::from_millis(999), "conversation {conversation}: gap {gap:?} under 1/s");
+            assert!(
+                gap >= Duration::from_millis(999),
+                "conversation {conversation}: gap {gap:?} under 1/s"
+            );
         }
     }
     let all = handle.delivered();
     for pair in all.windows(2) {
-        assert!(pair[1].at - pair[0].at >= Duration::from_millis(99), "channel-wide gap under 10/s");
+        assert!(
+            pair[1].at - pair[0].at >= Duration::from_millis(99),
+            "channel-wide gap under 10/s"
+        );
     }
     assert_eq!(store.outbox_depth().await.unwrap(), 0);
     assert!(handle.duplicate_keys().is_empty());
@@ -80,8 +126,12 @@ async fn messages_are_spaced_per_conversation_and_per_channel_in_order() {
 
 #[tokio::test(start_paused = true)]
 async fn retry_after_and_transient_failures_delay_but_never_drop_or_reorder() {
-    let pacing = Pacing { per_conversation: Rate::per_second(50), per_channel: Rate::per_second(50) };
-    let (handle, store, stop, started) = start(pacing, (0..4).map(|n| message("a", n)).collect()).await;
+    let pacing = Pacing {
+        per_conversation: Rate::per_second(50),
+        per_channel: Rate::per_second(50),
+    };
+    let (handle, store, stop, started) =
+        start(pacing, (0..4).map(|n| message("a", n)).collect()).await;
     handle.fail_next_sends([
         SendError::RetryAfter(Duration::from_secs(5)),
         SendError::Transient("HTTP 502".into()),
@@ -91,16 +141,29 @@ async fn retry_after_and_transient_failures_delay_but_never_drop_or_reorder() {
     stop.cancel();
 
     let delivered = handle.delivered();
-    let keys: Vec<&str> = delivered.iter().map(|d| d.message.idempotency_key.as_str()).collect();
+    let keys: Vec<&str> = delivered
+        .iter()
+        .map(|d| d.message.idempotency_key.as_str())
+        .collect();
     assert_eq!(keys, ["a-0", "a-1", "a-2", "a-3"]);
-    assert!(delivered[0].at - started >= Duration::from_secs(5), "retry_after was honoured");
-    assert_eq!(handle.send_attempts(), 7, "three failed tries, then four sends");
+    assert!(
+        delivered[0].at - started >= Duration::from_secs(5),
+        "retry_after was honoured"
+    );
+    assert_eq!(
+        handle.send_attempts(),
+        7,
+        "three failed tries, then four sends"
+    );
     assert_eq!(store.outbox_depth().await.unwrap(), 0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_permanent_failure_is_recorded_and_the_conversation_moves_on() {
-    let pacing = Pacing { per_conversation: Rate::per_second(50), per_channel: Rate::per_second(50) };
+    let pacing = Pacing {
+        per_conversation: Rate::per_second(50),
+        per_channel: Rate::per_second(50),
+    };
     let (handle, store, stop, _) = start(pacing, (0..2).map(|n| message("a", n)).collect()).await;
     handle.fail_next_sends([SendError::Permanent("chat not found".into())]);
     wait_delivered(&handle, 1).await;

@@ -88,19 +88,13 @@ impl<C: Channel> Paced<C> {
     async fn wait_turn(&self, conversation: &str) {
         let key = conversation.to_owned();
         let mut waited = Duration::ZERO;
-        loop {
-            let wait = match self.per_conversation.check_key(&key) {
-                Err(not_until) => not_until.wait_time_from(self.clock.now()),
-                Ok(()) => break,
-            };
+        while let Err(not_until) = self.per_conversation.check_key(&key) {
+            let wait = not_until.wait_time_from(self.clock.now());
             waited += wait;
             tokio::time::sleep(wait).await;
         }
-        loop {
-            let wait = match self.per_channel.check() {
-                Err(not_until) => not_until.wait_time_from(self.clock.now()),
-                Ok(()) => break,
-            };
+        while let Err(not_until) = self.per_channel.check() {
+            let wait = not_until.wait_time_from(self.clock.now());
             waited += wait;
             tokio::time::sleep(wait).await;
         }

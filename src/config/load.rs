@@ -55,9 +55,9 @@ enum FileFormat {
 /// Checks that the file exists (figment silently treats a missing file as empty) and picks
 /// its format by extension.
 fn format_of(path: &Path) -> Result<FileFormat> {
-    std::fs::metadata(path).map_err(|source| Error::ConfigFile {
+    std::fs::metadata(path).map_err(|reason| Error::ConfigFile {
         path: path.to_owned(),
-        source,
+        reason,
     })?;
     match path
         .extension()
@@ -89,10 +89,13 @@ fn describe_figment_error(err: figment::Error) -> Error {
             let mut key = e.path.join(".");
             let what = match &e.kind {
                 figment::error::Kind::UnknownField(field, expected) => {
-                    if !key.is_empty() {
-                        key.push('.');
+                    // figment's path sometimes ends with the field already.
+                    if e.path.last() != Some(field) {
+                        if !key.is_empty() {
+                            key.push('.');
+                        }
+                        key.push_str(field);
                     }
-                    key.push_str(field);
                     format!("unknown key (expected one of: {})", expected.join(", "))
                 }
                 other => other.to_string(),
@@ -101,11 +104,9 @@ fn describe_figment_error(err: figment::Error) -> Error {
                 Some(md) => match &md.source {
                     Some(figment::Source::File(path)) => path.display().to_string(),
                     _ if md.name.contains("environment") => {
-                        let keys: Vec<&str> = e.path.iter().map(String::as_str).collect();
-                        format!(
-                            "environment variable {}",
-                            md.interpolate(&figment::Profile::Default, &keys)
-                        )
+                        let keys: Vec<String> =
+                            e.path.iter().map(|k| k.to_ascii_uppercase()).collect();
+                        format!("environment variable OPENMOG_{}", keys.join("__"))
                     }
                     _ => md.name.to_string(),
                 },

@@ -52,14 +52,14 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
             );
         }
         roles.extend(contact.roles.iter().map(String::as_str));
-        if let Some(preferred) = &contact.preferred {
-            if !contact.addresses.contains_key(preferred) {
-                problems.add(
-                    &format!("{key}.preferred"),
-                    "contacts",
-                    format!("`{preferred}` has no entry in this contact's addresses"),
-                );
-            }
+        if let Some(preferred) = &contact.preferred
+            && !contact.addresses.contains_key(preferred)
+        {
+            problems.add(
+                &format!("{key}.preferred"),
+                "contacts",
+                format!("`{preferred}` has no entry in this contact's addresses"),
+            );
         }
     }
 
@@ -92,14 +92,14 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
         let key = format!("authorizations.rules[{i}]");
         let lookup = "authorizations.rules";
         for (j, cond) in rule.when.iter().enumerate() {
-            if let Some(re) = &cond.matches {
-                if let Err(e) = regex::Regex::new(re) {
-                    problems.add(
-                        &format!("{key}.when[{j}].matches"),
-                        lookup,
-                        format!("invalid regex: {e}"),
-                    );
-                }
+            if let Some(re) = &cond.matches
+                && let Err(e) = regex::Regex::new(re)
+            {
+                problems.add(
+                    &format!("{key}.when[{j}].matches"),
+                    lookup,
+                    format!("invalid regex: {e}"),
+                );
             }
             if cond.matches.is_none() && cond.equals.is_none() {
                 problems.add(

@@ -266,11 +266,10 @@ async fn complete(
             let line = render::step_outcome(step);
             let conversation = plan.conversation.clone();
             tx.say(&conversation, line);
-            if failed {
-                if let Some(draft) = &replan {
+            if failed
+                && let Some(draft) = &replan {
                     progress::apply_replan(inner, plan, draft, tx);
                 }
-            }
             progress::advance(inner, plan, tx);
             Change::Save(())
         })

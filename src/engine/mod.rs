@@ -404,7 +404,8 @@ impl Inner {
                     // prefix: these messages need keys of their own. Keys only need to be
                     // unique — the effects commit atomically with the inbox item they
                     // answer, so an event is never answered twice.
-                    let prefix = format!("{id}:r{revision}:skip-{}", crate::domain::new_short_id(6));
+                    let prefix =
+                        format!("{id}:r{revision}:skip-{}", crate::domain::new_short_id(6));
                     for (i, message) in tx.effects.outbox.iter_mut().enumerate() {
                         message.idempotency_key = format!("{prefix}:{i}");
                     }

@@ -291,15 +291,15 @@ pub(super) fn vote(
     a.state = state;
     a.settled_at = Some(now);
     let step_key = a.step.clone();
-    if let Some(step) = plan.step_mut(&step_key) {
-        if step.state == StepState::AwaitingApproval {
-            if state == ApprovalState::Approved {
-                step.state = StepState::Ready;
-            } else {
-                step.state = StepState::Denied;
-                step.error = Some("approval denied".to_owned());
-                step.finished_at = Some(now);
-            }
+    if let Some(step) = plan.step_mut(&step_key)
+        && step.state == StepState::AwaitingApproval
+    {
+        if state == ApprovalState::Approved {
+            step.state = StepState::Ready;
+        } else {
+            step.state = StepState::Denied;
+            step.error = Some("approval denied".to_owned());
+            step.finished_at = Some(now);
         }
     }
     state
@@ -371,16 +371,16 @@ pub(super) fn apply_replan(inner: &Inner, plan: &mut PlanRecord, draft: &PlanDra
 
 fn supersede(plan: &mut PlanRecord, approval: Option<&ApprovalId>, tx: &mut Tx) {
     let Some(id) = approval else { return };
-    if let Some(a) = plan.approval_mut(id) {
-        if a.state.is_open() {
-            a.state = ApprovalState::Superseded;
-            a.settled_at = Some(tx.now);
-            tx.audit(AuditEvent::new(
-                "approval.superseded",
-                "openmog",
-                id.to_string(),
-                json!({"plan": a.plan, "step": a.step}),
-            ));
-        }
+    if let Some(a) = plan.approval_mut(id)
+        && a.state.is_open()
+    {
+        a.state = ApprovalState::Superseded;
+        a.settled_at = Some(tx.now);
+        tx.audit(AuditEvent::new(
+            "approval.superseded",
+            "openmog",
+            id.to_string(),
+            json!({"plan": a.plan, "step": a.step}),
+        ));
     }
 }

@@ -118,10 +118,10 @@ fn ancestors(key: &StepKey, deps: &BTreeMap<&StepKey, &[StepKey]>) -> BTreeSet<S
         .map(|d| d.iter().collect())
         .unwrap_or_default();
     while let Some(k) = stack.pop() {
-        if seen.insert(k.clone()) {
-            if let Some(d) = deps.get(k) {
-                stack.extend(d.iter());
-            }
+        if seen.insert(k.clone())
+            && let Some(d) = deps.get(k)
+        {
+            stack.extend(d.iter());
         }
     }
     seen

@@ -345,7 +345,7 @@ impl Store for SqliteStore {
 
     async fn apply(&self, effects: &Effects, now: Timestamp) -> Result<()> {
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        apply_effects(&mut *tx, effects, now).await?;
+        apply_effects(&mut tx, effects, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -421,8 +421,8 @@ impl Store for SqliteStore {
                 }
             }
         }
-        write_plan_index(&mut *tx, &stored).await?;
-        apply_effects(&mut *tx, effects, now).await?;
+        write_plan_index(&mut tx, &stored).await?;
+        apply_effects(&mut tx, effects, now).await?;
         tx.commit().await?;
         Ok(SaveOutcome::Saved)
     }
@@ -581,7 +581,7 @@ impl Store for SqliteStore {
             tx.rollback().await?;
             return Err(Error::NotFound(format!("outbox message {id}")));
         }
-        append_audit(&mut *tx, &audit, now).await?;
+        append_audit(&mut tx, &audit, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -611,7 +611,7 @@ impl Store for SqliteStore {
             tx.rollback().await?;
             return Err(Error::NotFound(format!("outbox message {id}")));
         }
-        append_audit(&mut *tx, &audit, now).await?;
+        append_audit(&mut tx, &audit, now).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -149,7 +149,11 @@ pub struct Counter {
 
 impl Counter {
     pub fn named(name: &str, shared: &Counter) -> Counter {
-        Counter { name: name.to_owned(), runs: Arc::clone(&shared.runs), total: Arc::clone(&shared.total) }
+        Counter {
+            name: name.to_owned(),
+            runs: Arc::clone(&shared.runs),
+            total: Arc::clone(&shared.total),
+        }
     }
 
     pub fn runs(&self) -> BTreeMap<String, usize> {
@@ -228,7 +232,12 @@ impl Harness {
         }
         let engine = builder.build().await.expect("engine builds");
         let running = Some(engine.start());
-        Harness { engine, running, chat, counter }
+        Harness {
+            engine,
+            running,
+            chat,
+            counter,
+        }
     }
 
     /// Says `text` as `user` in the test conversation.
@@ -263,12 +272,23 @@ impl Harness {
 
     /// Index of the first message containing `needle`, to check order.
     pub fn position(&self, needle: &str) -> usize {
-        self.chat.texts(CONV).iter().position(|t| t.contains(needle)).unwrap_or_else(|| panic!("no message with {needle:?}"))
+        self.chat
+            .texts(CONV)
+            .iter()
+            .position(|t| t.contains(needle))
+            .unwrap_or_else(|| panic!("no message with {needle:?}"))
     }
 
     /// Audit event kinds in order.
     pub async fn audit_kinds(&self) -> Vec<String> {
-        self.engine.store().audit_records(1, 100_000).await.unwrap().into_iter().map(|r| r.event.kind).collect()
+        self.engine
+            .store()
+            .audit_records(1, 100_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.event.kind)
+            .collect()
     }
 
     /// Audit events of one kind, as (actor, subject, data).
@@ -294,5 +314,9 @@ impl Harness {
 
 /// A SQLite store in `dir`.
 pub async fn sqlite(dir: &Path) -> SharedStore {
-    Arc::new(openmog::store::SqliteStore::open(&dir.join("openmog.db")).await.expect("sqlite opens"))
+    Arc::new(
+        openmog::store::SqliteStore::open(&dir.join("openmog.db"))
+            .await
+            .expect("sqlite opens"),
+    )
 }

@@ -121,7 +121,7 @@ async fn chat(mut config: Config) -> anyhow::Result<()> {
     let mut running = engine.start();
     tokio::select! {
         () = running.channels_closed() => {}
-        _ = tokio::signal::ctrl_c() => {}
+        () = stop_requested() => {}
     }
     running.shutdown(SHUTDOWN_GRACE).await;
     Ok(())
@@ -138,12 +138,37 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         };
     }
     let engine = builder.build().await?;
-    tracing::info!(channels = config.channels.len(), "openmog running");
+    tracing::info!(
+        channels = config.channels.values().filter(|c| c.enabled).count(),
+        "openmog running"
+    );
     let running = engine.start();
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    stop_requested().await;
     tracing::info!("stopping");
     running.shutdown(SHUTDOWN_GRACE).await;
     Ok(())
+}
+
+/// Resolves on Ctrl-C, or on SIGTERM where there is one (what service managers send).
+async fn stop_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops openmog");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
