@@ -1,8 +1,9 @@
 //! The adapter trait every channel implements, and the layers that wrap it.
 //!
 //! A channel has three required methods: its name, a receive loop that hands inbound events
-//! to an [`InboundSink`], and `send`. Everything else (capabilities, rendering of approval
-//! requests) has a default. Pacing is a layer ([`Paced`]) and retries belong to the outbox,
+//! to an [`InboundSink`], and `send`. `capabilities` has a default. Approval requests arrive
+//! as [`crate::domain::OutboundBody::ApprovalRequest`], which each channel renders its own
+//! way ([`crate::domain::ApprovalPrompt::plain_text`] for text-only channels). Pacing is a layer ([`Paced`]) and retries belong to the outbox,
 //! so adapters stay small.
 
 mod memory;

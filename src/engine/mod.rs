@@ -385,8 +385,17 @@ impl Inner {
     }
 
     /// Loads a plan, lets `f` change it, and saves it if its revision is unchanged; on a
-    /// conflict, loads it again and retries.
+    /// conflict, loads it again and retries. Runs in a `plan` span.
     async fn update_plan<T>(
+        &self,
+        id: &PlanId,
+        f: impl FnMut(&mut PlanRecord, &mut Tx) -> Change<T>,
+    ) -> Result<T> {
+        let span = tracing::debug_span!("plan", plan = %id);
+        tracing::Instrument::instrument(self.update_plan_inner(id, f), span).await
+    }
+
+    async fn update_plan_inner<T>(
         &self,
         id: &PlanId,
         mut f: impl FnMut(&mut PlanRecord, &mut Tx) -> Change<T>,

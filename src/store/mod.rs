@@ -147,8 +147,7 @@ pub trait Store: Send + Sync + 'static {
     /// Steps that are ready, or running with a lease that ended before `now`.
     async fn runnable_steps(&self, now: Timestamp, limit: usize) -> Result<Vec<RunnableStep>>;
 
-    /// Plans with an open approval that expires before `now`, or an active plan whose
-    /// deadline has passed (checked by the caller), limited to those with open approvals.
+    /// Plans with a pending approval whose `expires_at` is at or before `now`.
     async fn plans_with_expired_approvals(&self, now: Timestamp) -> Result<Vec<PlanId>>;
 
     /// Plans with at least one open (pending or parked) approval.
@@ -163,7 +162,8 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<OutboxItem>>;
 
-    /// The earliest `not_before` of any unsent message on `channel`.
+    /// The earliest `not_before` among the oldest unsent message of each conversation on
+    /// `channel` (only those can be sent next, since order is kept per conversation).
     async fn outbox_next_due(&self, channel: &str) -> Result<Option<Timestamp>>;
 
     /// Marks a message sent and audits it.
