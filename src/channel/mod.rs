@@ -3,8 +3,8 @@
 //! A channel has three required methods: its name, a receive loop that hands inbound events
 //! to an [`InboundSink`], and `send`. `capabilities` has a default. Approval requests arrive
 //! as [`crate::domain::OutboundBody::ApprovalRequest`], which each channel renders its own
-//! way ([`crate::domain::ApprovalPrompt::plain_text`] for text-only channels). Pacing is a layer ([`Paced`]) and retries belong to the outbox,
-//! so adapters stay small.
+//! way ([`crate::domain::ApprovalPrompt::plain_text`] for text-only channels). Pacing is a
+//! layer ([`Paced`]) and retries belong to the outbox, so adapters stay small.
 
 mod memory;
 mod paced;
