@@ -7,6 +7,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::config::{AuthorizationRule, Config, Contact, RuleDecision};
+use crate::domain::refs::is_reference;
 use crate::domain::{ContactId, StepVerdict};
 use crate::{Error, Result};
 
@@ -260,12 +261,6 @@ fn evaluate(args: &Value, path: &str, equals: Option<&Value>, re: Option<&Regex>
         }
     }
     Truth::Yes
-}
-
-fn is_reference(value: &Value) -> bool {
-    value
-        .as_object()
-        .is_some_and(|o| o.contains_key("$from") || o.contains_key("$concat"))
 }
 
 /// `http.*` → `^http\..*$`.

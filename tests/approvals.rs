@@ -8,11 +8,20 @@ use std::time::Duration;
 
 use common::{CONFIG, CONV, Harness, config};
 use openmog::clock::ManualClock;
-use openmog::domain::{DecisionScope, Verdict};
+use openmog::domain::Verdict;
 use openmog::store::MemoryStore;
 
 async fn harness() -> Harness {
     Harness::start(config(CONFIG), Arc::new(MemoryStore::new()), None).await
+}
+
+async fn harness_with_clock(clock: &ManualClock) -> Harness {
+    Harness::start(
+        config(CONFIG),
+        Arc::new(MemoryStore::new()),
+        Some(Arc::new(clock.clone())),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -32,13 +41,7 @@ async fn request_runs_auto_steps_asks_approval_then_runs_dependants_in_order() {
         "the gated step waits"
     );
 
-    h.chat.press(
-        CONV,
-        "u-bob",
-        &approval,
-        Verdict::Approve,
-        DecisionScope::Step,
-    );
+    h.press("u-bob", &approval, Verdict::Approve);
     h.expect("succeeded (3/3 steps done)").await;
 
     let runs = h.counter.runs();
@@ -113,13 +116,7 @@ async fn deny_stops_the_step_and_its_dependants() {
     let h = harness().await;
     h.say("u-alice", "deploy web");
     let approval = h.approval_for("restart").await;
-    h.chat.press(
-        CONV,
-        "u-alice",
-        &approval,
-        Verdict::Deny,
-        DecisionScope::Step,
-    );
+    h.press("u-alice", &approval, Verdict::Deny);
     h.expect("denied by Alice").await;
     h.expect("stopped: an approval was denied").await;
     assert_eq!(h.counter.runs().get("restart web"), None);
@@ -131,12 +128,7 @@ async fn deny_stops_the_step_and_its_dependants() {
 #[tokio::test]
 async fn expiry_with_deny_stops_the_plan() {
     let clock = ManualClock::new();
-    let h = Harness::start(
-        config(CONFIG),
-        Arc::new(MemoryStore::new()),
-        Some(Arc::new(clock.clone())),
-    )
-    .await;
+    let h = harness_with_clock(&clock).await;
     h.say("u-alice", "deploy db");
     let approval = h.approval_for("restart").await;
     clock.advance(Duration::from_secs(2 * 3600));
@@ -149,13 +141,7 @@ async fn expiry_with_deny_stops_the_plan() {
     );
 
     // A late answer changes nothing and is told so.
-    h.chat.press(
-        CONV,
-        "u-bob",
-        &approval,
-        Verdict::Approve,
-        DecisionScope::Step,
-    );
+    h.press("u-bob", &approval, Verdict::Approve);
     h.expect(&format!("Approval {approval} has expired")).await;
     assert_eq!(h.counter.runs().get("restart db"), None);
     assert_eq!(
@@ -168,12 +154,7 @@ async fn expiry_with_deny_stops_the_plan() {
 #[tokio::test]
 async fn expiry_with_park_waits_for_an_answer() {
     let clock = ManualClock::new();
-    let h = Harness::start(
-        config(CONFIG),
-        Arc::new(MemoryStore::new()),
-        Some(Arc::new(clock.clone())),
-    )
-    .await;
+    let h = harness_with_clock(&clock).await;
     h.say("u-alice", "park job");
     let approval = h.approval_for("act").await;
     clock.advance(Duration::from_secs(2 * 3600));
@@ -193,33 +174,15 @@ async fn a_quorum_of_two_needs_two_distinct_approvers() {
     let h = harness().await;
     h.say("u-alice", "two things");
     let approval = h.approval_for("act").await;
-    h.chat.press(
-        CONV,
-        "u-alice",
-        &approval,
-        Verdict::Approve,
-        DecisionScope::Step,
-    );
+    h.press("u-alice", &approval, Verdict::Approve);
     h.expect("1 of 2 needed").await;
     // The same approver again does not count twice.
-    h.chat.press(
-        CONV,
-        "u-alice",
-        &approval,
-        Verdict::Approve,
-        DecisionScope::Step,
-    );
+    h.press("u-alice", &approval, Verdict::Approve);
     h.expect("You already decided").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(h.counter.runs().get("things"), None);
 
-    h.chat.press(
-        CONV,
-        "u-bob",
-        &approval,
-        Verdict::Approve,
-        DecisionScope::Step,
-    );
+    h.press("u-bob", &approval, Verdict::Approve);
     h.expect("approved by Bob").await;
     h.expect("succeeded (1/1 steps done)").await;
     assert_eq!(h.counter.runs().get("things"), Some(&1));
@@ -235,13 +198,7 @@ async fn a_decision_from_someone_who_may_not_approve_changes_nothing() {
     h.say("u-alice", "deploy cache");
     let approval = h.approval_for("restart").await;
     // Carol may chat but is not on call; a stranger is not a contact at all.
-    h.chat.press(
-        CONV,
-        "u-carol",
-        &approval,
-        Verdict::Approve,
-        DecisionScope::Step,
-    );
+    h.press("u-carol", &approval, Verdict::Approve);
     h.expect("Sorry Carol, you are not one of the approvers")
         .await;
     h.say("u-mallory", &format!("approve {approval}"));
@@ -264,13 +221,7 @@ async fn a_decision_from_someone_who_may_not_approve_changes_nothing() {
     );
 
     // The approval is still open for a real approver.
-    h.chat.press(
-        CONV,
-        "u-bob",
-        &approval,
-        Verdict::Approve,
-        DecisionScope::Step,
-    );
+    h.press("u-bob", &approval, Verdict::Approve);
     h.expect("succeeded (3/3 steps done)").await;
     h.stop().await;
 }
@@ -280,21 +231,9 @@ async fn a_second_decision_after_settlement_changes_nothing() {
     let h = harness().await;
     h.say("u-alice", "deploy queue");
     let approval = h.approval_for("restart").await;
-    h.chat.press(
-        CONV,
-        "u-bob",
-        &approval,
-        Verdict::Approve,
-        DecisionScope::Step,
-    );
+    h.press("u-bob", &approval, Verdict::Approve);
     h.expect("approved by Bob").await;
-    h.chat.press(
-        CONV,
-        "u-alice",
-        &approval,
-        Verdict::Deny,
-        DecisionScope::Step,
-    );
+    h.press("u-alice", &approval, Verdict::Deny);
     h.expect(&format!("Approval {approval} was already approved by Bob"))
         .await;
     h.expect("succeeded (3/3 steps done)").await;
@@ -330,13 +269,7 @@ async fn a_decision_on_a_superseded_plan_changes_nothing() {
     let second = h.approval_for_except("restart", Some(&approval)).await;
     assert_ne!(second, approval);
 
-    h.chat.press(
-        CONV,
-        "u-bob",
-        &approval,
-        Verdict::Approve,
-        DecisionScope::Step,
-    );
+    h.press("u-bob", &approval, Verdict::Approve);
     h.expect(&format!("Approval {approval} no longer applies"))
         .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -355,13 +288,7 @@ async fn a_decision_on_a_superseded_plan_changes_nothing() {
         "superseded"
     );
 
-    h.chat.press(
-        CONV,
-        "u-bob",
-        &second,
-        Verdict::Approve,
-        DecisionScope::Step,
-    );
+    h.press("u-bob", &second, Verdict::Approve);
     h.expect("succeeded (3/3 steps done)").await;
     assert_eq!(h.counter.runs().get("restart search gently"), Some(&1));
     h.stop().await;
@@ -405,13 +332,7 @@ async fn a_failed_step_skips_its_dependants_and_cancel_stops_a_plan() {
     let approval = h.approval_for("restart").await;
     h.say("u-alice", "cancel");
     h.expect("cancelled (1/3 steps done)").await;
-    h.chat.press(
-        CONV,
-        "u-bob",
-        &approval,
-        Verdict::Approve,
-        DecisionScope::Step,
-    );
+    h.press("u-bob", &approval, Verdict::Approve);
     h.expect("no longer applies").await;
     assert_eq!(h.counter.runs().get("restart mail"), None);
     h.stop().await;

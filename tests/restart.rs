@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{CONFIG, CONV, Counter, Harness, config, sqlite};
 use openmog::audit::{Verification, verify};
 use openmog::channel::MemoryChannel;
-use openmog::domain::{DecisionScope, Verdict};
+use openmog::domain::Verdict;
 
 #[tokio::test]
 async fn a_pending_approval_survives_a_crash_and_resumes_the_plan() {
@@ -59,13 +59,7 @@ async fn a_pending_approval_survives_a_crash_and_resumes_the_plan() {
         "the approval is still pending after the restart"
     );
 
-    second.chat.press(
-        CONV,
-        "u-bob",
-        &approval,
-        Verdict::Approve,
-        DecisionScope::Step,
-    );
+    second.press("u-bob", &approval, Verdict::Approve);
     second.expect("succeeded (3/3 steps done)").await;
 
     let runs = counter.runs();
@@ -155,13 +149,7 @@ async fn audit_verify_fails_after_a_record_is_altered() {
     let h = Harness::start(config(CONFIG), shared.clone(), None).await;
     h.say("u-alice", "deploy api");
     let approval = h.approval_for("restart").await;
-    h.chat.press(
-        CONV,
-        "u-bob",
-        &approval,
-        Verdict::Approve,
-        DecisionScope::Step,
-    );
+    h.press("u-bob", &approval, Verdict::Approve);
     h.expect("succeeded").await;
     h.stop().await;
     assert!(

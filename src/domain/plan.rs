@@ -299,6 +299,14 @@ impl PlanRecord {
         self.steps.iter_mut().find(|s| &s.draft.key == key)
     }
 
+    /// The outputs of the steps that have one, by step key.
+    pub fn outputs(&self) -> BTreeMap<StepKey, Value> {
+        self.steps
+            .iter()
+            .filter_map(|s| s.output.clone().map(|o| (s.key().clone(), o)))
+            .collect()
+    }
+
     /// The approval with this id.
     pub fn approval(&self, id: &ApprovalId) -> Option<&super::Approval> {
         self.approvals.iter().find(|a| &a.id == id)

@@ -10,6 +10,14 @@ pub fn reference(step: &str, path: &str) -> Value {
     json!({ "$from": { "step": step, "path": path } })
 }
 
+/// Whether `value` is a reference (`$from`) or a concatenation (`$concat`) still to be
+/// resolved when the step runs.
+pub fn is_reference(value: &Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|o| o.contains_key("$from") || o.contains_key("$concat"))
+}
+
 /// Every reference inside `args`.
 pub fn references(args: &Value) -> Vec<ArgRef> {
     let mut found = Vec::new();

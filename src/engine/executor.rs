@@ -73,7 +73,8 @@ struct Claimed {
     step: StepKey,
     attempt: u32,
     skill: String,
-    args: Value,
+    /// The arguments with references resolved, or why they could not be.
+    args: Result<Value, String>,
     post: Vec<crate::domain::PostCondition>,
 }
 
@@ -84,8 +85,7 @@ async fn claim(inner: &Inner, runnable: &RunnableStep) -> crate::Result<Option<C
             if plan.state.is_terminal() {
                 return Change::Skip(None);
             }
-            let outputs: std::collections::BTreeMap<StepKey, Value> =
-                plan.steps.iter().filter_map(|s| s.output.clone().map(|o| (s.key().clone(), o))).collect();
+            let outputs = plan.outputs();
             let plan_id = plan.id.clone();
             let Some(step) = plan.step_mut(&runnable.step) else { return Change::Skip(None) };
             let reclaimed = match step.state {
@@ -93,10 +93,7 @@ async fn claim(inner: &Inner, runnable: &RunnableStep) -> crate::Result<Option<C
                 StepState::Running if step.lease_until.is_some_and(|until| until < tx.now) => true,
                 _ => return Change::Skip(None),
             };
-            let args = match resolve(&step.draft.args, &|k| outputs.get(k).cloned()) {
-                Ok(args) => args,
-                Err(_) => step.draft.args.clone(),
-            };
+            let args = resolve(&step.draft.args, &|k| outputs.get(k).cloned());
             step.state = StepState::Running;
             step.attempt += 1;
             step.lease_owner = Some(inner.instance.clone());
@@ -106,7 +103,7 @@ async fn claim(inner: &Inner, runnable: &RunnableStep) -> crate::Result<Option<C
                 if reclaimed { "step.reclaimed" } else { "step.started" },
                 "openmog",
                 format!("{plan_id}/{}", step.key()),
-                json!({"attempt": step.attempt, "skill": step.draft.skill, "args": args, "executor": inner.instance}),
+                json!({"attempt": step.attempt, "skill": step.draft.skill, "args": args.as_ref().ok(), "executor": inner.instance}),
             ));
             Change::Save(Some(Claimed {
                 plan: plan_id,
@@ -158,7 +155,16 @@ async fn run_skill(inner: &Inner, claimed: &Claimed, cancel: &CancellationToken)
             error: format!("unknown skill `{}`", claimed.skill),
         };
     };
-    if let Err(err) = skill.validate(&claimed.args) {
+    let args = match &claimed.args {
+        Ok(args) => args,
+        Err(why) => {
+            return Outcome::Failed {
+                output: None,
+                error: format!("cannot resolve arguments: {why}"),
+            };
+        }
+    };
+    if let Err(err) = skill.validate(args) {
         return Outcome::Failed {
             output: None,
             error: err.to_string(),
@@ -168,7 +174,7 @@ async fn run_skill(inner: &Inner, claimed: &Claimed, cancel: &CancellationToken)
         idempotency_key: format!("{}/{}/{}", claimed.plan, claimed.step, claimed.attempt),
     };
     let timeout = inner.config.limits.step_timeout.0;
-    let run = skill.run(claimed.args.clone(), ctx);
+    let run = skill.run(args.clone(), ctx);
     let result = tokio::select! {
         r = tokio::time::timeout(timeout, run) => r,
         () = cancel.cancelled() => return Outcome::Failed { output: None, error: "cancelled".to_owned() },

@@ -219,14 +219,15 @@ impl Engine {
     pub fn start(&self) -> RunningEngine {
         let intake = CancellationToken::new();
         let sending = CancellationToken::new();
-        let mut tasks = JoinSet::new();
+        let mut receivers = JoinSet::new();
+        let mut workers = JoinSet::new();
         let mut senders = JoinSet::new();
         for (name, channel) in &self.inner.channels {
             let sink = self.sink(name);
             let receiver = Arc::clone(channel);
             let token = intake.clone();
             let name = name.clone();
-            tasks.spawn(async move {
+            receivers.spawn(async move {
                 if let Err(err) = receiver.receive(sink, token).await {
                     tracing::error!(channel = %name, error = %err, "receive loop ended");
                 }
@@ -241,14 +242,15 @@ impl Engine {
             );
             senders.spawn(sender.run(sending.clone()));
         }
-        tasks.spawn(inbound::run(Arc::clone(&self.inner), intake.clone()));
-        tasks.spawn(executor::run(Arc::clone(&self.inner), intake.clone()));
-        tasks.spawn(sweep::run(Arc::clone(&self.inner), intake.clone()));
+        workers.spawn(inbound::run(Arc::clone(&self.inner), intake.clone()));
+        workers.spawn(executor::run(Arc::clone(&self.inner), intake.clone()));
+        workers.spawn(sweep::run(Arc::clone(&self.inner), intake.clone()));
         RunningEngine {
             inner: Arc::clone(&self.inner),
             intake,
             sending,
-            tasks,
+            receivers,
+            workers,
             senders,
         }
     }
@@ -287,7 +289,11 @@ pub struct RunningEngine {
     inner: Arc<Inner>,
     intake: CancellationToken,
     sending: CancellationToken,
-    tasks: JoinSet<()>,
+    /// Channel receive loops: they end on shutdown, or when their channel closes.
+    receivers: JoinSet<()>,
+    /// Inbox processor, executor and sweeper: they end only on shutdown.
+    workers: JoinSet<()>,
+    /// Outbox senders: stopped last, after the outbox drained.
     senders: JoinSet<()>,
 }
 
@@ -297,10 +303,8 @@ impl RunningEngine {
     pub async fn shutdown(mut self, grace: Duration) {
         let deadline = tokio::time::Instant::now() + grace;
         self.intake.cancel();
-        while tokio::time::timeout_at(deadline, self.tasks.join_next())
-            .await
-            .is_ok_and(|t| t.is_some())
-        {}
+        join_until(&mut self.receivers, deadline).await;
+        join_until(&mut self.workers, deadline).await;
         while tokio::time::Instant::now() < deadline {
             match self.inner.store.outbox_depth().await {
                 Ok(0) | Err(_) => break,
@@ -308,25 +312,20 @@ impl RunningEngine {
             }
         }
         self.sending.cancel();
-        while tokio::time::timeout_at(deadline, self.senders.join_next())
-            .await
-            .is_ok_and(|t| t.is_some())
-        {}
-        self.tasks.abort_all();
-        self.senders.abort_all();
+        join_until(&mut self.senders, deadline).await;
+        // Whatever did not stop in time is aborted when the sets drop.
     }
 
-    /// Waits until every receive loop and worker has ended on its own (e.g. the terminal's
-    /// input closed) — workers only end on shutdown, so this resolves when channels end.
+    /// Resolves when every channel's receive loop has ended on its own (e.g. the terminal's
+    /// input closed).
     pub async fn channels_closed(&mut self) {
-        // Channel receive loops are the first tasks spawned; the workers never end on
-        // their own, so wait for as many completions as there are channels.
-        for _ in 0..self.inner.channels.len() {
-            if self.tasks.join_next().await.is_none() {
-                break;
-            }
-        }
+        while self.receivers.join_next().await.is_some() {}
     }
+}
+
+/// Joins the tasks of `set` that end before `deadline`.
+async fn join_until(set: &mut JoinSet<()>, deadline: tokio::time::Instant) {
+    while let Ok(Some(_)) = tokio::time::timeout_at(deadline, set.join_next()).await {}
 }
 
 /// What a plan update decided: save the changed plan, or leave it as it was.
@@ -352,26 +351,21 @@ impl Tx {
         }
     }
 
-    fn next_key(&self) -> String {
-        format!("{}:{}", self.key_prefix, self.effects.outbox.len())
+    fn queue(&mut self, conversation: &ConversationRef, body: OutboundBody) {
+        let idempotency_key = format!("{}:{}", self.key_prefix, self.effects.outbox.len());
+        self.effects.send(Outbound {
+            conversation: conversation.clone(),
+            idempotency_key,
+            body,
+        });
     }
 
     pub(crate) fn say(&mut self, conversation: &ConversationRef, text: impl Into<String>) {
-        let key = self.next_key();
-        self.effects.send(Outbound {
-            conversation: conversation.clone(),
-            idempotency_key: key,
-            body: OutboundBody::Text { text: text.into() },
-        });
+        self.queue(conversation, OutboundBody::Text { text: text.into() });
     }
 
     pub(crate) fn prompt(&mut self, conversation: &ConversationRef, prompt: ApprovalPrompt) {
-        let key = self.next_key();
-        self.effects.send(Outbound {
-            conversation: conversation.clone(),
-            idempotency_key: key,
-            body: OutboundBody::ApprovalRequest(prompt),
-        });
+        self.queue(conversation, OutboundBody::ApprovalRequest(prompt));
     }
 
     pub(crate) fn audit(&mut self, event: AuditEvent) {

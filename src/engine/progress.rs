@@ -26,11 +26,7 @@ pub(super) fn advance(inner: &Inner, plan: &mut PlanRecord, tx: &mut Tx) {
             .iter()
             .map(|s| (s.key().clone(), s.state))
             .collect();
-        let outputs: BTreeMap<StepKey, Value> = plan
-            .steps
-            .iter()
-            .filter_map(|s| s.output.clone().map(|o| (s.key().clone(), o)))
-            .collect();
+        let outputs = plan.outputs();
         let mut changed = false;
         for i in 0..plan.steps.len() {
             if plan.steps[i].state != StepState::Waiting {

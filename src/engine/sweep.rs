@@ -2,6 +2,7 @@
 //! time budget.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -10,10 +11,21 @@ use super::{Change, Inner, progress};
 use crate::audit::AuditEvent;
 use crate::domain::{ApprovalState, OnTimeout, PlanState, StepState};
 
+/// How often plans are checked against `limits.plan_timeout`: the budget is hours, and the
+/// check lists open plans, so it stays off the per-poll path.
+const PLAN_BUDGET_CHECK_EVERY: Duration = Duration::from_secs(60);
+
 pub(super) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
+    let mut next_budget_check = tokio::time::Instant::now();
     loop {
-        if let Err(err) = sweep_once(&inner).await {
-            tracing::warn!(error = %err, "sweep failed");
+        if let Err(err) = expire_approvals(&inner).await {
+            tracing::warn!(error = %err, "approval expiry sweep failed");
+        }
+        if tokio::time::Instant::now() >= next_budget_check {
+            next_budget_check += PLAN_BUDGET_CHECK_EVERY;
+            if let Err(err) = enforce_plan_budget(&inner).await {
+                tracing::warn!(error = %err, "plan budget sweep failed");
+            }
         }
         tokio::select! {
             () = tokio::time::sleep(inner.poll) => {}
@@ -22,7 +34,7 @@ pub(super) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
     }
 }
 
-async fn sweep_once(inner: &Inner) -> crate::Result<()> {
+async fn expire_approvals(inner: &Inner) -> crate::Result<()> {
     let now = inner.now();
     for plan_id in inner.store.plans_with_expired_approvals(now).await? {
         inner
@@ -68,6 +80,11 @@ async fn sweep_once(inner: &Inner) -> crate::Result<()> {
             .await?;
     }
 
+    Ok(())
+}
+
+async fn enforce_plan_budget(inner: &Inner) -> crate::Result<()> {
+    let now = inner.now();
     let budget = inner.config.limits.plan_timeout.0;
     for summary in inner.store.plans(true, 500).await? {
         if summary.state != PlanState::Active || summary.updated_at.after(budget) > now {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{Skill, SkillError};
+use crate::domain::refs::is_reference;
 
 /// Skills by name.
 #[derive(Clone, Default)]
@@ -95,10 +96,4 @@ pub(super) fn check_against_schema(schema: &Value, args: &Value) -> Result<(), S
         }
     }
     Ok(())
-}
-
-fn is_reference(value: &Value) -> bool {
-    value
-        .as_object()
-        .is_some_and(|o| o.contains_key("$from") || o.contains_key("$concat"))
 }

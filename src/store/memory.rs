@@ -186,12 +186,7 @@ impl Store for MemoryStore {
         effects: &Effects,
         now: Timestamp,
     ) -> Result<SaveOutcome> {
-        let revision = match expected_revision {
-            Some(expected) => expected
-                .checked_add(1)
-                .ok_or_else(|| Error::Store(format!("plan {} revision overflow", plan.id)))?,
-            None => 1,
-        };
+        let revision = super::next_revision(plan, expected_revision)?;
         let mut state = self.lock();
         let allowed = match expected_revision {
             None => {

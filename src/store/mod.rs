@@ -188,6 +188,16 @@ pub trait Store: Send + Sync + 'static {
     async fn audit_records(&self, from: u64, limit: usize) -> Result<Vec<AuditRecord>>;
 }
 
+/// The revision a plan is stored at when saved over `expected` (1 for a new plan).
+fn next_revision(plan: &PlanRecord, expected: Option<u64>) -> Result<u64> {
+    match expected {
+        Some(expected) => expected
+            .checked_add(1)
+            .ok_or_else(|| crate::Error::Store(format!("plan {} revision overflow", plan.id))),
+        None => Ok(1),
+    }
+}
+
 /// A shared store.
 pub type SharedStore = std::sync::Arc<dyn Store>;
 

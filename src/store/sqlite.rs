@@ -72,6 +72,35 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// Takes a message out of the outbox as `state` (`sent`, with the platform's reference,
+    /// or `failed`) and audits it, in one transaction.
+    async fn close_outbox_message(
+        &self,
+        id: &OutboxId,
+        state: &str,
+        sent: Option<&SentRef>,
+        audit: &AuditEvent,
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let result = sqlx::query(
+            "UPDATE outbox SET state = ?, sent_at = ?, platform_message_id = ? WHERE id = ?",
+        )
+        .bind(state)
+        .bind(sent.map(|_| now.0))
+        .bind(sent.and_then(|s| s.message_id.as_deref()))
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if result.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Err(Error::NotFound(format!("outbox message {id}")));
+        }
+        append_audit(&mut tx, audit, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 /// Applies the migrations the database has not seen yet, in one transaction.
@@ -357,12 +386,7 @@ impl Store for SqliteStore {
         effects: &Effects,
         now: Timestamp,
     ) -> Result<SaveOutcome> {
-        let revision = match expected_revision {
-            Some(expected) => expected
-                .checked_add(1)
-                .ok_or_else(|| Error::Store(format!("plan {} revision overflow", plan.id)))?,
-            None => 1,
-        };
+        let revision = super::next_revision(plan, expected_revision)?;
         let mut stored = plan.clone();
         stored.revision = revision;
         let body = encode_json("plan", &stored)?;
@@ -568,22 +592,8 @@ impl Store for SqliteStore {
         audit: AuditEvent,
         now: Timestamp,
     ) -> Result<()> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let result = sqlx::query(
-            "UPDATE outbox SET state = 'sent', sent_at = ?, platform_message_id = ? WHERE id = ?",
-        )
-        .bind(now.0)
-        .bind(sent.message_id.as_deref())
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if result.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Err(Error::NotFound(format!("outbox message {id}")));
-        }
-        append_audit(&mut tx, &audit, now).await?;
-        tx.commit().await?;
-        Ok(())
+        self.close_outbox_message(id, "sent", Some(sent), &audit, now)
+            .await
     }
 
     async fn outbox_retry(&self, id: &OutboxId, not_before: Timestamp, error: &str) -> Result<()> {
@@ -602,18 +612,8 @@ impl Store for SqliteStore {
     }
 
     async fn outbox_failed(&self, id: &OutboxId, audit: AuditEvent, now: Timestamp) -> Result<()> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let result = sqlx::query("UPDATE outbox SET state = 'failed' WHERE id = ?")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        if result.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Err(Error::NotFound(format!("outbox message {id}")));
-        }
-        append_audit(&mut tx, &audit, now).await?;
-        tx.commit().await?;
-        Ok(())
+        self.close_outbox_message(id, "failed", None, &audit, now)
+            .await
     }
 
     async fn outbox_depth(&self) -> Result<u64> {

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use openmog::channel::{Delivered, MemoryChannel, MemoryChannelHandle};
 use openmog::clock::SharedClock;
 use openmog::config::{Config, ConfigSource};
-use openmog::domain::{ApprovalId, OutboundBody};
+use openmog::domain::{ApprovalId, DecisionScope, OutboundBody, Verdict};
 use openmog::engine::{Engine, RunningEngine};
 use openmog::skills::{Echo, Skill, SkillContext, SkillError, SkillRegistry};
 use openmog::store::SharedStore;
@@ -238,6 +238,12 @@ impl Harness {
             chat,
             counter,
         }
+    }
+
+    /// Presses a decision button as `user` in the test conversation, for one step.
+    pub fn press(&self, user: &str, approval: &ApprovalId, verdict: Verdict) {
+        self.chat
+            .press(CONV, user, approval, verdict, DecisionScope::Step);
     }
 
     /// Says `text` as `user` in the test conversation.
