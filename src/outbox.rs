@@ -114,11 +114,16 @@ impl OutboxSender {
         Ok(handled)
     }
 
-    async fn send_one(&self, item: OutboxItem) {
+    async fn send_one(&self, mut item: OutboxItem) {
         let key = item.message.idempotency_key.clone();
         let span = tracing::debug_span!("outbound", channel = %item.message.conversation.channel, conversation = %item.message.conversation.id, key = %key);
         let _guard = span.enter();
-        let result = self.channel.send(&item.message).await;
+        let result = match self.resolve_edit_target(&mut item).await {
+            Ok(()) => self.channel.send(&item.message).await,
+            Err(err) => Err(SendError::Transient(format!(
+                "cannot look up the message to edit: {err}"
+            ))),
+        };
         let now = self.clock.now();
         let stored = match result {
             Ok(sent) => {
@@ -166,6 +171,23 @@ impl OutboxSender {
             // The message stays pending in the store and will be tried again.
             tracing::warn!(error = %err, "outbox: could not record the send result");
         }
+    }
+}
+
+impl OutboxSender {
+    /// An edit names the earlier message by idempotency key; the channel needs the
+    /// platform's id for it, known only once that message was sent.
+    async fn resolve_edit_target(&self, item: &mut OutboxItem) -> crate::Result<()> {
+        if let Some(target) = item.message.replaces.as_mut()
+            && target.message_id.is_none()
+        {
+            target.message_id = self
+                .store
+                .outbox_sent_ref(&target.key)
+                .await?
+                .and_then(|sent| sent.message_id);
+        }
+        Ok(())
     }
 }
 

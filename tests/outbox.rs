@@ -15,13 +15,11 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 fn message(conversation: &str, n: usize) -> Outbound {
-    Outbound {
-        conversation: ConversationRef::new("test", conversation),
-        idempotency_key: format!("{conversation}-{n}"),
-        body: OutboundBody::Text {
-            text: format!("{conversation} message {n}"),
-        },
-    }
+    Outbound::text(
+        ConversationRef::new("test", conversation),
+        format!("{conversation}-{n}"),
+        format!("{conversation} message {n}"),
+    )
 }
 
 async fn start(
@@ -80,6 +78,7 @@ async fn messages_are_spaced_per_conversation_and_per_channel_in_order() {
     let pacing = Pacing {
         per_conversation: Rate::per_second(1),
         per_channel: Rate::per_second(10),
+        per_group: None,
     };
     let messages: Vec<Outbound> = (0..5)
         .flat_map(|n| [message("a", n), message("b", n)])
@@ -129,6 +128,7 @@ async fn retry_after_and_transient_failures_delay_but_never_drop_or_reorder() {
     let pacing = Pacing {
         per_conversation: Rate::per_second(50),
         per_channel: Rate::per_second(50),
+        per_group: None,
     };
     let (handle, store, stop, started) =
         start(pacing, (0..4).map(|n| message("a", n)).collect()).await;
@@ -163,6 +163,7 @@ async fn a_permanent_failure_is_recorded_and_the_conversation_moves_on() {
     let pacing = Pacing {
         per_conversation: Rate::per_second(50),
         per_channel: Rate::per_second(50),
+        per_group: None,
     };
     let (handle, store, stop, _) = start(pacing, (0..2).map(|n| message("a", n)).collect()).await;
     handle.fail_next_sends([SendError::Permanent("chat not found".into())]);

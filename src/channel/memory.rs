@@ -38,6 +38,8 @@ struct Shared {
     send_attempts: AtomicU64,
     next_event: AtomicU64,
     session: String,
+    capabilities: Capabilities,
+    working: Mutex<Vec<ConversationRef>>,
 }
 
 /// The channel half: give it to the engine.
@@ -62,10 +64,27 @@ impl std::fmt::Debug for MemoryChannelHandle {
 }
 
 impl MemoryChannel {
-    /// A channel named `name` and its handle.
+    /// A channel named `name` and its handle. It has buttons, cannot edit and has no
+    /// length limit.
     pub fn new(name: &str) -> (MemoryChannel, MemoryChannelHandle) {
+        Self::with_capabilities(
+            name,
+            Capabilities {
+                edit: false,
+                buttons: true,
+                max_message_chars: 0,
+            },
+        )
+    }
+
+    /// A channel named `name` that claims `capabilities` (to see how the engine uses them).
+    pub fn with_capabilities(
+        name: &str,
+        capabilities: Capabilities,
+    ) -> (MemoryChannel, MemoryChannelHandle) {
         let shared = Arc::new(Shared {
             session: new_short_id(6),
+            capabilities,
             ..Shared::default()
         });
         let handle = MemoryChannelHandle {
@@ -173,6 +192,29 @@ impl MemoryChannelHandle {
             .collect()
     }
 
+    /// What the conversation shows now: every message in order, with edits applied in
+    /// place (an edit of a message never delivered shows as a message of its own).
+    pub fn visible(&self, conversation: &str) -> Vec<String> {
+        let mut shown: Vec<(String, String)> = Vec::new();
+        for d in self.delivered() {
+            if d.message.conversation.id != conversation {
+                continue;
+            }
+            let text = d.message.body.plain_text();
+            let target = d.message.replaces.as_ref().and_then(|r| r.message_id.clone());
+            match target.and_then(|id| shown.iter_mut().find(|(m, _)| *m == id)) {
+                Some((_, shown_text)) => *shown_text = text,
+                None => shown.push((d.message_id, text)),
+            }
+        }
+        shown.into_iter().map(|(_, text)| text).collect()
+    }
+
+    /// Conversations a typing indicator was shown in, in order.
+    pub fn working_in(&self) -> Vec<ConversationRef> {
+        self.shared.working.lock().expect("lock").clone()
+    }
+
     /// Number of send calls, including failed ones.
     pub fn send_attempts(&self) -> u64 {
         self.shared.send_attempts.load(Ordering::SeqCst)
@@ -269,7 +311,13 @@ impl Channel for MemoryChannel {
             return Err(err);
         }
         let mut delivered = self.shared.delivered.lock().expect("lock");
-        let message_id = format!("m{}", delivered.len() + 1);
+        // An edit keeps the edited message's id, as platforms do.
+        let edited = message
+            .replaces
+            .as_ref()
+            .and_then(|r| r.message_id.clone())
+            .filter(|_| self.shared.capabilities.edit);
+        let message_id = edited.unwrap_or_else(|| format!("m{}", delivered.len() + 1));
         delivered.push(Delivered {
             message: message.clone(),
             at: tokio::time::Instant::now(),
@@ -283,10 +331,15 @@ impl Channel for MemoryChannel {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            edit: false,
-            buttons: true,
-            max_message_chars: 0,
-        }
+        self.shared.capabilities
+    }
+
+    async fn working(&self, conversation: &ConversationRef) -> Result<(), SendError> {
+        self.shared
+            .working
+            .lock()
+            .expect("lock")
+            .push(conversation.clone());
+        Ok(())
     }
 }

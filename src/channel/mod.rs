@@ -6,6 +6,8 @@
 //! way ([`crate::domain::ApprovalPrompt::plain_text`] for text-only channels). Pacing is a
 //! layer ([`Paced`]) and retries belong to the outbox, so adapters stay small.
 
+mod chunk;
+pub mod conformance;
 mod memory;
 mod paced;
 mod sink;
@@ -17,8 +19,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::{Capabilities, Outbound, SentRef};
+use crate::domain::{Capabilities, ConversationRef, Outbound, SentRef};
 
+pub use chunk::{message_units, split_message};
 pub use memory::{Delivered, MemoryChannel, MemoryChannelHandle};
 pub use paced::{Paced, TokioClock};
 pub use sink::InboundSink;
@@ -64,6 +67,30 @@ pub trait Channel: Send + Sync + 'static {
     fn capabilities(&self) -> Capabilities {
         Capabilities::default()
     }
+
+    /// Which pacing buckets a conversation shares: platforms limit per chat (so every
+    /// topic of one group shares the group's budget) and more strictly in groups.
+    fn pace_scope(&self, conversation: &ConversationRef) -> PaceScope {
+        PaceScope {
+            chat: conversation.id.clone(),
+            group: false,
+        }
+    }
+
+    /// Shows that work is under way in `conversation` (a typing indicator), best effort.
+    /// Called every few seconds while a step of a plan from that conversation runs.
+    async fn working(&self, _conversation: &ConversationRef) -> Result<(), SendError> {
+        Ok(())
+    }
+}
+
+/// The pacing buckets one conversation belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PaceScope {
+    /// The platform chat the conversation lives in (topics and threads share it).
+    pub chat: String,
+    /// Whether the chat is a group, paced by [`crate::config::Pacing::per_group`] too.
+    pub group: bool,
 }
 
 #[async_trait]
@@ -86,6 +113,14 @@ impl<C: Channel + ?Sized> Channel for Arc<C> {
 
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()
+    }
+
+    fn pace_scope(&self, conversation: &ConversationRef) -> PaceScope {
+        (**self).pace_scope(conversation)
+    }
+
+    async fn working(&self, conversation: &ConversationRef) -> Result<(), SendError> {
+        (**self).working(conversation).await
     }
 }
 

@@ -1,5 +1,6 @@
-//! Outbound pacing as a layer around any channel: per conversation and per channel, with
-//! governor, on tokio's clock (so tests can pause time and see exact spacing).
+//! Outbound pacing as a layer around any channel: per chat, per group chat and per channel,
+//! with governor, on tokio's clock (so tests can pause time and see exact spacing). This is
+//! the one limiter that decides the pace; adapters must not add another.
 
 use std::time::Duration;
 
@@ -11,9 +12,9 @@ use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use tokio_util::sync::CancellationToken;
 
-use super::{Channel, InboundSink, ReceiveError, SendError};
+use super::{Channel, InboundSink, PaceScope, ReceiveError, SendError};
 use crate::config::{Pacing, Rate};
-use crate::domain::{Capabilities, Outbound, SentRef};
+use crate::domain::{Capabilities, ConversationRef, Outbound, SentRef};
 
 /// Tokio's monotonic clock for governor: paused tokio time pauses pacing too.
 #[derive(Debug, Clone, Copy)]
@@ -41,13 +42,14 @@ type Keyed =
     RateLimiter<String, DefaultKeyedStateStore<String>, TokioClock, NoOpMiddleware<Duration>>;
 type Direct = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
 
-/// Spaces messages: at most `per_conversation` to one conversation and `per_channel`
-/// through the channel. Bursts are one message: steady spacing never trips a platform's
-/// short-window limits.
+/// Spaces messages: at most `per_conversation` to one chat, `per_group` to one group chat
+/// and `per_channel` through the channel. Bursts are one message: steady spacing never
+/// trips a platform's short-window limits. Typing indicators take only a channel-wide turn.
 pub struct Paced<C> {
     inner: C,
     pacing: Pacing,
     per_conversation: Keyed,
+    per_group: Option<Keyed>,
     per_channel: Direct,
     clock: TokioClock,
 }
@@ -70,6 +72,9 @@ impl<C: Channel> Paced<C> {
                 DefaultKeyedStateStore::default(),
                 clock,
             ),
+            per_group: pacing.per_group.map(|rate| {
+                RateLimiter::new(quota(rate), DefaultKeyedStateStore::default(), clock)
+            }),
             per_channel: RateLimiter::new(
                 quota(pacing.per_channel),
                 InMemoryState::default(),
@@ -84,28 +89,45 @@ impl<C: Channel> Paced<C> {
         self.pacing
     }
 
-    /// Waits until both limiters allow one more message to `conversation`.
-    async fn wait_turn(&self, conversation: &str) {
-        let key = conversation.to_owned();
+    /// Waits until every limiter that applies allows one more message to `conversation`.
+    async fn wait_turn(&self, conversation: &ConversationRef) {
+        let scope = self.inner.pace_scope(conversation);
+        let mut waited = self.wait_keyed(&self.per_conversation, &scope.chat).await;
+        if scope.group
+            && let Some(per_group) = &self.per_group
+        {
+            waited += self.wait_keyed(per_group, &scope.chat).await;
+        }
+        waited += self.wait_channel().await;
+        if !waited.is_zero() {
+            tracing::debug!(
+                channel = self.inner.name(),
+                conversation = %conversation.id,
+                group = scope.group,
+                waited_ms = waited.as_millis() as u64,
+                "paced"
+            );
+        }
+    }
+
+    async fn wait_keyed(&self, limiter: &Keyed, key: &String) -> Duration {
         let mut waited = Duration::ZERO;
-        while let Err(not_until) = self.per_conversation.check_key(&key) {
+        while let Err(not_until) = limiter.check_key(key) {
             let wait = not_until.wait_time_from(self.clock.now());
             waited += wait;
             tokio::time::sleep(wait).await;
         }
+        waited
+    }
+
+    async fn wait_channel(&self) -> Duration {
+        let mut waited = Duration::ZERO;
         while let Err(not_until) = self.per_channel.check() {
             let wait = not_until.wait_time_from(self.clock.now());
             waited += wait;
             tokio::time::sleep(wait).await;
         }
-        if !waited.is_zero() {
-            tracing::debug!(
-                channel = self.inner.name(),
-                conversation,
-                waited_ms = waited.as_millis() as u64,
-                "paced"
-            );
-        }
+        waited
     }
 }
 
@@ -124,11 +146,20 @@ impl<C: Channel> Channel for Paced<C> {
     }
 
     async fn send(&self, message: &Outbound) -> Result<SentRef, SendError> {
-        self.wait_turn(&message.conversation.id).await;
+        self.wait_turn(&message.conversation).await;
         self.inner.send(message).await
     }
 
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
+    }
+
+    fn pace_scope(&self, conversation: &ConversationRef) -> PaceScope {
+        self.inner.pace_scope(conversation)
+    }
+
+    async fn working(&self, conversation: &ConversationRef) -> Result<(), SendError> {
+        self.wait_channel().await;
+        self.inner.working(conversation).await
     }
 }

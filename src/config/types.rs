@@ -234,6 +234,9 @@ pub struct Pacing {
     pub per_conversation: Rate,
     /// Messages through the whole channel.
     pub per_channel: Rate,
+    /// Messages to one group chat, on top of `per_conversation` (all its topics together).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_group: Option<Rate>,
 }
 
 impl Pacing {
@@ -243,18 +246,22 @@ impl Pacing {
             "telegram" => Pacing {
                 per_conversation: Rate::per_second(1),
                 per_channel: Rate::per_second(30),
+                per_group: Some(Rate::per_minute(20)),
             },
             "discord" => Pacing {
                 per_conversation: Rate::parse("5/5s").expect("valid"),
                 per_channel: Rate::per_second(50),
+                per_group: None,
             },
             "email" => Pacing {
                 per_conversation: Rate::per_minute(10),
                 per_channel: Rate::per_minute(20),
+                per_group: None,
             },
             _ => Pacing {
                 per_conversation: Rate::per_second(50),
                 per_channel: Rate::per_second(200),
+                per_group: None,
             },
         }
     }

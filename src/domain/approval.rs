@@ -118,6 +118,21 @@ pub struct Approval {
     pub whole_plan: bool,
     /// When it was settled.
     pub settled_at: Option<Timestamp>,
+    /// What is being approved, one line, as the request showed it.
+    #[serde(default)]
+    pub summary: String,
+    /// The conversations the request was sent to, in order: the `n`th request's
+    /// idempotency key is [`Approval::prompt_key`]`(n)`, so it can be edited to show the
+    /// outcome.
+    #[serde(default)]
+    pub prompted_in: Vec<super::ConversationRef>,
+}
+
+impl Approval {
+    /// The idempotency key of the request sent to `prompted_in[n]`.
+    pub fn prompt_key(&self, n: usize) -> String {
+        format!("{}:prompt:{n}", self.id)
+    }
 }
 
 /// A decision as the engine receives it, already bound to a contact.

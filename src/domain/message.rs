@@ -81,7 +81,9 @@ pub struct Capabilities {
     pub edit: bool,
     /// Approval requests can carry buttons whose presses arrive as decisions.
     pub buttons: bool,
-    /// The longest message the platform accepts, in characters (0: no limit).
+    /// The longest message the platform accepts, in UTF-16 code units (0: no limit); the
+    /// engine splits longer text into several messages
+    /// ([`crate::channel::split_message`]).
     pub max_message_chars: usize,
 }
 
@@ -95,6 +97,43 @@ pub struct Outbound {
     pub idempotency_key: String,
     /// What it says.
     pub body: OutboundBody,
+    /// The inbound event this answers (its `event_id`), so a channel can answer in kind: a
+    /// button press with a short notice, a message with a threaded reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<String>,
+    /// An earlier message in the same conversation that this one replaces, on channels
+    /// that can edit (a status line kept current, an approval request showing its outcome).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<Replaces>,
+}
+
+impl Outbound {
+    /// A plain message to `conversation`.
+    pub fn text(
+        conversation: ConversationRef,
+        idempotency_key: impl Into<String>,
+        text: impl Into<String>,
+    ) -> Self {
+        Outbound {
+            conversation,
+            idempotency_key: idempotency_key.into(),
+            body: OutboundBody::Text { text: text.into() },
+            in_reply_to: None,
+            replaces: None,
+        }
+    }
+}
+
+/// The message an edit replaces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replaces {
+    /// The idempotency key of the earlier message.
+    pub key: String,
+    /// The platform's id for it, filled in by the outbox from the earlier message's
+    /// [`SentRef`] just before sending; `None` if it was never delivered, and then the
+    /// channel sends a new message instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
 }
 
 /// The content of an outbound message.

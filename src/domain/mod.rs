@@ -12,7 +12,7 @@ pub use approval::{Approval, ApprovalState, Decision, DecisionScope, OnTimeout, 
 pub use ids::{ApprovalId, ContactId, InboxId, OutboxId, PlanId, StepKey, new_short_id};
 pub use message::{
     ApprovalPrompt, Capabilities, ConversationRef, Inbound, InboundKind, Outbound, OutboundBody,
-    Sender, SentRef,
+    Replaces, Sender, SentRef,
 };
 pub use plan::{
     ArgRef, PlanDraft, PlanRecord, PlanState, PostCondition, StepDraft, StepRecord, StepState,

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::{Change, Inner, Tx, progress};
+use super::{Asker, Change, Inner, Tx, progress};
 use crate::Result;
 use crate::audit::AuditEvent;
 use crate::domain::{
@@ -15,11 +15,12 @@ use crate::domain::{
 pub(super) async fn decide(
     inner: &Inner,
     contact: &ContactId,
-    conversation: &ConversationRef,
+    asker: &Asker,
     evidence: &str,
     decision: Decision,
     mut tx: Tx,
 ) -> Result<()> {
+    let conversation = &asker.conversation;
     let refuse = |tx: &mut Tx, reason: &str, reply: String| {
         tx.audit(AuditEvent::new(
             "decision.refused",
@@ -27,7 +28,7 @@ pub(super) async fn decide(
             decision.approval.to_string(),
             json!({"reason": reason, "verdict": decision.verdict, "evidence": evidence}),
         ));
-        tx.say(conversation, reply);
+        tx.reply(asker, reply);
     };
     let Some(plan) = inner.store.plan_of_approval(&decision.approval).await? else {
         refuse(
@@ -118,7 +119,7 @@ pub(super) async fn decide(
             if whole_plan {
                 reply.push_str(&format!("\nWhole-plan approval by {who} recorded for plan {}.", plan.id));
             }
-            ptx.say(conversation, reply.clone());
+            ptx.reply(asker, reply.clone());
             if conversation != &plan.conversation {
                 let notice = reply.clone();
                 let target = plan.conversation.clone();

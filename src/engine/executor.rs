@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{Change, Inner, progress, render};
+use super::{Change, Inner, progress, status};
 use crate::audit::AuditEvent;
 use crate::domain::refs::resolve;
-use crate::domain::{PlanDraft, PlanId, StepKey, StepState};
+use crate::domain::{ConversationRef, PlanDraft, PlanId, StepKey, StepState};
 use crate::planner::ReplanRequest;
 use crate::skills::SkillContext;
 use crate::store::RunnableStep;
@@ -70,6 +70,8 @@ pub(super) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
 
 struct Claimed {
     plan: PlanId,
+    /// Where the plan was asked for: it sees a typing indicator while the step runs.
+    conversation: ConversationRef,
     step: StepKey,
     attempt: u32,
     skill: String,
@@ -87,6 +89,7 @@ async fn claim(inner: &Inner, runnable: &RunnableStep) -> crate::Result<Option<C
             }
             let outputs = plan.outputs();
             let plan_id = plan.id.clone();
+            let conversation = plan.conversation.clone();
             let Some(step) = plan.step_mut(&runnable.step) else { return Change::Skip(None) };
             let reclaimed = match step.state {
                 StepState::Ready => false,
@@ -107,6 +110,7 @@ async fn claim(inner: &Inner, runnable: &RunnableStep) -> crate::Result<Option<C
             ));
             Change::Save(Some(Claimed {
                 plan: plan_id,
+                conversation,
                 step: step.key().clone(),
                 attempt: step.attempt,
                 skill: step.draft.skill.clone(),
@@ -134,7 +138,16 @@ async fn execute(inner: &Inner, claimed: Claimed) {
             cancel.clone(),
         );
     }
-    let outcome = run_skill(inner, &claimed, &cancel).await;
+    let outcome = {
+        let working = show_working(inner, &claimed.conversation);
+        tokio::pin!(working);
+        let run = run_skill(inner, &claimed, &cancel);
+        tokio::pin!(run);
+        tokio::select! {
+            outcome = &mut run => outcome,
+            never = &mut working => match never {},
+        }
+    };
     if let Ok(mut running) = inner.running.lock() {
         running.remove(&(claimed.plan.clone(), claimed.step.0.clone()));
     }
@@ -145,6 +158,22 @@ async fn execute(inner: &Inner, claimed: Claimed) {
     if let Err(err) = complete(inner, &claimed, outcome, replan).await {
         // The lease will expire and the step will be claimed again.
         tracing::error!(error = %err, "could not record the step's outcome");
+    }
+}
+
+/// How often the typing indicator is renewed (platforms show it for about five seconds).
+const WORKING_EVERY: Duration = Duration::from_secs(4);
+
+/// Keeps a typing indicator up in `conversation`; never returns (it is dropped when the
+/// step ends). Failures are only logged: the indicator is a courtesy.
+async fn show_working(inner: &Inner, conversation: &ConversationRef) -> std::convert::Infallible {
+    loop {
+        if let Some(channel) = inner.channels.get(&conversation.channel)
+            && let Err(err) = channel.working(conversation).await
+        {
+            tracing::debug!(%conversation, error = %err, "typing indicator failed");
+        }
+        tokio::time::sleep(WORKING_EVERY).await;
     }
 }
 
@@ -238,7 +267,8 @@ async fn complete(
     let subject = format!("{}/{}", claimed.plan, claimed.step);
     inner
         .update_plan(&claimed.plan, |plan, tx| {
-            let Some(step) = plan.step_mut(&claimed.step) else { return Change::Skip(()) };
+            let Some(index) = plan.steps.iter().position(|s| s.key() == &claimed.step) else { return Change::Skip(()) };
+            let step = &mut plan.steps[index];
             // Fencing: only the executor holding this attempt's lease may record it.
             if step.state != StepState::Running
                 || step.attempt != claimed.attempt
@@ -269,9 +299,7 @@ async fn complete(
                 subject.clone(),
                 json!({"attempt": claimed.attempt, "state": step.state.as_str(), "output": step.output, "error": step.error}),
             ));
-            let line = render::step_outcome(step);
-            let conversation = plan.conversation.clone();
-            tx.say(&conversation, line);
+            status::step_finished(plan, index, inner.policy.directory(), tx);
             if failed
                 && let Some(draft) = &replan {
                     progress::apply_replan(inner, plan, draft, tx);

@@ -7,7 +7,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::commands::{self, Command};
-use super::{Change, Inner, Tx, decide, progress, render};
+use super::{Asker, Change, Inner, Tx, decide, progress, render, status};
 use crate::Result;
 use crate::audit::AuditEvent;
 use crate::domain::{
@@ -53,7 +53,11 @@ pub(super) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
 async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
     let event = &item.event;
     let conversation = &event.conversation;
-    let mut tx = Tx::new(format!("{}:reply", item.id), inner.now());
+    let mut tx = inner.tx(format!("{}:reply", item.id), inner.now());
+    let asker = Asker {
+        conversation: conversation.clone(),
+        event_id: event.event_id.clone(),
+    };
     tx.effects.inbox_done = Some(item.id.clone());
 
     let Some(contact) = inner
@@ -68,8 +72,8 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
             conversation.to_string(),
             json!({"reason": "unknown sender", "event_id": event.event_id}),
         ));
-        tx.say(
-            conversation,
+        tx.reply(
+            &asker,
             format!(
                 "Sorry, I don't know you yet. Ask the owner to add your {} id `{}` to the contacts.",
                 conversation.channel, event.sender.user_id
@@ -94,7 +98,7 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
                 verdict: *verdict,
                 scope: *scope,
             };
-            return decide::decide(inner, &contact, conversation, &evidence, decision, tx).await;
+            return decide::decide(inner, &contact, &asker, &evidence, decision, tx).await;
         }
         InboundKind::Message { text } => text.as_str(),
     };
@@ -110,7 +114,7 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
                 None => match decide::only_open_approval(inner, &contact, conversation).await? {
                     Ok(id) => id,
                     Err(reply) => {
-                        tx.say(conversation, reply);
+                        tx.reply(&asker, reply);
                         return inner.apply(&tx.effects).await;
                     }
                 },
@@ -120,10 +124,10 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
                 verdict,
                 scope,
             };
-            decide::decide(inner, &contact, conversation, &evidence, decision, tx).await
+            decide::decide(inner, &contact, &asker, &evidence, decision, tx).await
         }
         Some(Command::Help) => {
-            tx.say(conversation, help_text(inner));
+            tx.reply(&asker, help_text(inner));
             inner.apply(&tx.effects).await
         }
         Some(_) | None if !inner.policy.may_chat(&contact) => {
@@ -133,7 +137,7 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
                 conversation.to_string(),
                 json!({"reason": "may not chat", "event_id": event.event_id}),
             ));
-            tx.say(conversation, "You are not allowed to make requests here.");
+            tx.reply(&asker, "You are not allowed to make requests here.");
             inner.apply(&tx.effects).await
         }
         Some(Command::Status) => {
@@ -148,7 +152,7 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
             } else {
                 lines.join("\n")
             };
-            tx.say(conversation, reply);
+            tx.reply(&asker, reply);
             inner.apply(&tx.effects).await
         }
         Some(Command::Plans) => {
@@ -159,8 +163,8 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
                 .into_iter()
                 .map(|p| format!("{} [{}] {}", p.id, p.state.as_str(), p.title))
                 .collect();
-            tx.say(
-                conversation,
+            tx.reply(
+                &asker,
                 if lines.is_empty() {
                     "No plans yet.".to_owned()
                 } else {
@@ -169,8 +173,8 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
             );
             inner.apply(&tx.effects).await
         }
-        Some(Command::Cancel(plan)) => cancel(inner, &contact, conversation, plan, tx).await,
-        None => plan_request(inner, &item, &contact, text, tx).await,
+        Some(Command::Cancel(plan)) => cancel(inner, &contact, &asker, plan, tx).await,
+        None => plan_request(inner, &item, &asker, &contact, text, tx).await,
     }
 }
 
@@ -196,10 +200,11 @@ fn help_text(inner: &Inner) -> String {
 async fn cancel(
     inner: &Inner,
     contact: &ContactId,
-    conversation: &crate::domain::ConversationRef,
+    asker: &Asker,
     plan: Option<PlanId>,
     mut tx: Tx,
 ) -> Result<()> {
+    let conversation = &asker.conversation;
     let plan_id = match plan {
         Some(id) => id,
         None => {
@@ -214,13 +219,13 @@ async fn cancel(
             match open.as_slice() {
                 [one] => one.clone(),
                 [] => {
-                    tx.say(conversation, "There is no open plan here to cancel.");
+                    tx.reply(asker, "There is no open plan here to cancel.");
                     return inner.apply(&tx.effects).await;
                 }
                 _ => {
                     let ids: Vec<String> = open.iter().map(ToString::to_string).collect();
-                    tx.say(
-                        conversation,
+                    tx.reply(
+                        asker,
                         format!(
                             "Several plans are open here; say which: cancel {}",
                             ids.join(" | cancel ")
@@ -243,15 +248,15 @@ async fn cancel(
         .update_plan(&plan_id, |plan, ptx| {
             ptx.effects.inbox_done = inbox_done.clone();
             if plan.state.is_terminal() {
-                ptx.say(
-                    conversation,
+                ptx.reply(
+                    asker,
                     format!("Plan {} is already {}.", plan.id, plan.state.as_str()),
                 );
                 return Change::Skip(());
             }
             if !may_cancel(plan) {
-                ptx.say(
-                    conversation,
+                ptx.reply(
+                    asker,
                     format!(
                         "Only the requester or an owner can cancel plan {}.",
                         plan.id
@@ -282,7 +287,7 @@ async fn cancel(
             Ok(())
         }
         Err(crate::Error::NotFound(_)) => {
-            tx.say(conversation, format!("There is no plan {plan_id}."));
+            tx.reply(asker, format!("There is no plan {plan_id}."));
             inner.apply(&tx.effects).await
         }
         Err(err) => Err(err),
@@ -292,6 +297,7 @@ async fn cancel(
 async fn plan_request(
     inner: &Inner,
     item: &InboxItem,
+    asker: &Asker,
     contact: &ContactId,
     text: &str,
     mut tx: Tx,
@@ -315,12 +321,12 @@ async fn plan_request(
     let draft = match outcome {
         Ok(PlanOutcome::Plan(draft)) => draft,
         Ok(PlanOutcome::Reply(reply)) => {
-            tx.say(conversation, reply);
+            tx.reply(asker, reply);
             return inner.apply(&tx.effects).await;
         }
         Err(err) => {
             tracing::warn!(error = %err, "planner failed");
-            tx.say(conversation, format!("I could not plan that: {err}"));
+            tx.reply(asker, format!("I could not plan that: {err}"));
             return inner.apply(&tx.effects).await;
         }
     };
@@ -335,8 +341,8 @@ async fn plan_request(
             item.id.to_string(),
             json!({"problems": problems}),
         ));
-        tx.say(
-            conversation,
+        tx.reply(
+            &asker,
             format!(
                 "I could not make a valid plan:\n  {}",
                 problems.join("\n  ")
@@ -393,14 +399,14 @@ async fn plan_request(
         .collect();
     let summary = render::plan_summary(&plan, inner.policy.directory());
     if forbidden.is_empty() {
-        tx.say(conversation, summary);
+        status::announce(&plan, summary, &mut tx);
         progress::advance(inner, &mut plan, &mut tx);
     } else {
         plan.state = PlanState::Rejected;
         plan.notes
             .insert("rejected".to_owned(), forbidden.join("; "));
-        tx.say(
-            conversation,
+        tx.reply(
+            &asker,
             format!(
                 "{summary}\nRejected: nothing was run. {}",
                 forbidden.join("; ")

@@ -11,7 +11,9 @@ mod executor;
 mod inbound;
 mod progress;
 mod render;
+mod status;
 mod sweep;
+mod tx;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,11 +23,10 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::audit::AuditEvent;
 use crate::channel::{InboundSink, Paced, SharedChannel};
 use crate::clock::{SharedClock, SystemClock, Timestamp};
 use crate::config::{Config, Pacing};
-use crate::domain::{ApprovalPrompt, ConversationRef, Outbound, OutboundBody, PlanId, PlanRecord};
+use crate::domain::{ApprovalId, PlanId, PlanRecord};
 use crate::outbox::{OutboxSender, RetryPolicy};
 use crate::planner::{Planner, RulePlanner};
 use crate::policy::Policy;
@@ -34,6 +35,7 @@ use crate::store::{Effects, SaveOutcome, SharedStore};
 use crate::{Error, Result};
 
 pub use commands::{Command, parse as parse_command};
+pub(crate) use tx::{Asker, Tx};
 
 /// Builds an [`Engine`].
 pub struct EngineBuilder {
@@ -124,10 +126,14 @@ impl EngineBuilder {
             None => crate::skills::builtin(&self.config.skills)?,
         };
         let policy = Policy::new(&self.config)?;
-        let channels = self
+        let channels: BTreeMap<String, SharedChannel> = self
             .channels
             .into_iter()
             .map(|c| (c.name().to_owned(), c))
+            .collect();
+        let capabilities = channels
+            .iter()
+            .map(|(name, c)| (name.clone(), c.capabilities()))
             .collect();
         Ok(Engine {
             inner: Arc::new(Inner {
@@ -138,6 +144,7 @@ impl EngineBuilder {
                 planner,
                 skills,
                 channels,
+                capabilities: Arc::new(capabilities),
                 clock: self.clock,
                 poll: self.poll,
                 retry: self.retry,
@@ -164,6 +171,7 @@ pub(crate) struct Inner {
     planner: Arc<dyn Planner>,
     skills: SkillRegistry,
     channels: BTreeMap<String, SharedChannel>,
+    capabilities: tx::ChannelCapabilities,
     clock: SharedClock,
     poll: Duration,
     retry: RetryPolicy,
@@ -334,45 +342,6 @@ pub(crate) enum Change<T> {
     Skip(T),
 }
 
-/// Collects the effects of one plan update, giving each message an idempotency key that
-/// is stable for this transition.
-pub(crate) struct Tx {
-    effects: Effects,
-    key_prefix: String,
-    now: Timestamp,
-}
-
-impl Tx {
-    fn new(key_prefix: String, now: Timestamp) -> Self {
-        Tx {
-            effects: Effects::none(),
-            key_prefix,
-            now,
-        }
-    }
-
-    fn queue(&mut self, conversation: &ConversationRef, body: OutboundBody) {
-        let idempotency_key = format!("{}:{}", self.key_prefix, self.effects.outbox.len());
-        self.effects.send(Outbound {
-            conversation: conversation.clone(),
-            idempotency_key,
-            body,
-        });
-    }
-
-    pub(crate) fn say(&mut self, conversation: &ConversationRef, text: impl Into<String>) {
-        self.queue(conversation, OutboundBody::Text { text: text.into() });
-    }
-
-    pub(crate) fn prompt(&mut self, conversation: &ConversationRef, prompt: ApprovalPrompt) {
-        self.queue(conversation, OutboundBody::ApprovalRequest(prompt));
-    }
-
-    pub(crate) fn audit(&mut self, event: AuditEvent) {
-        self.effects.audit(event);
-    }
-}
-
 impl Inner {
     fn now(&self) -> Timestamp {
         self.clock.now()
@@ -400,7 +369,13 @@ impl Inner {
             };
             let revision = plan.revision;
             let now = self.now();
-            let mut tx = Tx::new(format!("{id}:r{}", revision + 1), now);
+            let mut tx = self.tx(format!("{id}:r{}", revision + 1), now);
+            let open_before: Vec<ApprovalId> = plan
+                .approvals
+                .iter()
+                .filter(|a| a.state.is_open())
+                .map(|a| a.id.clone())
+                .collect();
             match f(&mut plan, &mut tx) {
                 Change::Skip(out) => {
                     // Nothing was saved, so the next save will use this revision's key
@@ -417,6 +392,7 @@ impl Inner {
                 }
                 Change::Save(out) => {
                     plan.updated_at = now;
+                    status::show_settled(&open_before, &plan, self.policy.directory(), &mut tx);
                     match self
                         .store
                         .save_plan(&plan, Some(revision), &tx.effects, now)
@@ -451,6 +427,11 @@ impl Inner {
             self.outbox_wake.notify_waiters();
         }
         self.work_wake.notify_waiters();
+    }
+
+    /// Effects of a transition whose messages are keyed `prefix:n`.
+    fn tx(&self, prefix: String, now: Timestamp) -> Tx {
+        Tx::new(prefix, now, Arc::clone(&self.capabilities))
     }
 
     fn has_channel(&self, name: &str) -> bool {

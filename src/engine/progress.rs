@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::{Inner, Tx, render};
+use super::{Inner, Tx, render, status};
 use crate::audit::AuditEvent;
 use crate::domain::refs::resolve;
 use crate::domain::{
@@ -105,7 +105,7 @@ fn become_due(
             step.state = StepState::Failed;
             step.error = Some(format!("cannot resolve arguments: {why}"));
             step.finished_at = Some(tx.now);
-            tx.say(&plan.conversation, render::step_outcome(step));
+            status::step_finished(plan, i, inner.policy.directory(), tx);
             return;
         }
     };
@@ -127,7 +127,7 @@ fn become_due(
             step.state = StepState::Denied;
             step.error = Some(format!("forbidden: {reason}"));
             step.finished_at = Some(tx.now);
-            tx.say(&plan.conversation, render::step_outcome(step));
+            status::step_finished(plan, i, inner.policy.directory(), tx);
         }
         StepVerdict::Approve {
             approvers,
@@ -152,7 +152,7 @@ fn become_due(
                 plan.steps[i].state = StepState::Ready;
                 return;
             }
-            let approval = Approval {
+            let mut approval = Approval {
                 id: ApprovalId::new(),
                 plan: plan.id.clone(),
                 plan_version: plan.version,
@@ -166,10 +166,12 @@ fn become_due(
                 on_timeout,
                 whole_plan,
                 settled_at: None,
+                summary: String::new(),
+                prompted_in: Vec::new(),
             };
             plan.steps[i].state = StepState::AwaitingApproval;
             plan.steps[i].approval = Some(approval.id.clone());
-            ask(inner, plan, &approval, &args, tx);
+            ask(inner, plan, &mut approval, &args, tx);
             plan.approvals.push(approval);
         }
     }
@@ -177,7 +179,7 @@ fn become_due(
 
 /// Sends the approval request to the plan's conversation and, where configured, to each
 /// approver on their preferred channel.
-fn ask(inner: &Inner, plan: &PlanRecord, approval: &Approval, args: &Value, tx: &mut Tx) {
+fn ask(inner: &Inner, plan: &PlanRecord, approval: &mut Approval, args: &Value, tx: &mut Tx) {
     let directory = inner.policy.directory();
     let step = plan
         .step(&approval.step)
@@ -201,24 +203,27 @@ fn ask(inner: &Inner, plan: &PlanRecord, approval: &Approval, args: &Value, tx: 
         approval.id.to_string(),
         json!({"plan": plan.id, "step": approval.step, "approvers": approval.approvers, "quorum": approval.quorum, "args": args, "expires_at": approval.expires_at}),
     ));
-    tx.prompt(&plan.conversation, prompt.clone());
-    if !inner.config.authorizations.notify_approvers_directly {
-        return;
+    approval.summary = prompt.summary.clone();
+    approval.prompted_in.push(plan.conversation.clone());
+    if inner.config.authorizations.notify_approvers_directly {
+        for contact in directory.members(&approval.approvers) {
+            if contact.id == plan.requester.0 {
+                continue;
+            }
+            let Some(channel) = contact.preferred.as_ref() else {
+                continue;
+            };
+            let Some(address) = contact.addresses.get(channel) else {
+                continue;
+            };
+            let direct = ConversationRef::new(channel.clone(), address.clone());
+            if !approval.prompted_in.contains(&direct) && inner.has_channel(channel) {
+                approval.prompted_in.push(direct);
+            }
+        }
     }
-    for contact in directory.members(&approval.approvers) {
-        if contact.id == plan.requester.0 {
-            continue;
-        }
-        let Some(channel) = contact.preferred.as_ref() else {
-            continue;
-        };
-        let Some(address) = contact.addresses.get(channel) else {
-            continue;
-        };
-        let direct = ConversationRef::new(channel.clone(), address.clone());
-        if direct != plan.conversation && inner.has_channel(channel) {
-            tx.prompt(&direct, prompt.clone());
-        }
+    for (n, conversation) in approval.prompted_in.iter().enumerate() {
+        tx.prompt(conversation, approval.prompt_key(n), prompt.clone());
     }
 }
 
@@ -350,7 +355,7 @@ pub(super) fn apply_replan(inner: &Inner, plan: &mut PlanRecord, draft: &PlanDra
     }
     text.push('\n');
     text.push_str(&render::plan_summary(plan, inner.policy.directory()));
-    tx.say(&plan.conversation, text);
+    status::announce(plan, text, tx);
     if let Some(StepVerdict::Forbid { reason }) = plan
         .steps
         .iter()

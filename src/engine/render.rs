@@ -37,6 +37,47 @@ pub(super) fn plan_summary(plan: &PlanRecord, directory: &Directory) -> String {
     text
 }
 
+/// The plan as it stands, each step with its outcome so far: the text of the status
+/// message on channels that can edit.
+pub(super) fn plan_status(plan: &PlanRecord, directory: &Directory) -> String {
+    let done = plan.steps.iter().filter(|s| s.state.is_terminal()).count();
+    let mut text = format!(
+        "Plan {} (v{}): {} — {done}/{} step{} done",
+        plan.id,
+        plan.version,
+        plan.title,
+        plan.steps.len(),
+        plural(plan.steps.len())
+    );
+    for (i, step) in plan.steps.iter().enumerate() {
+        let now = match step.state {
+            StepState::Running => "running…".to_owned(),
+            StepState::AwaitingApproval => format!(
+                "waits for approval {}",
+                step.approval.as_ref().map(ToString::to_string).unwrap_or_default()
+            ),
+            StepState::Succeeded => format!(
+                "✓ {}",
+                step.output.as_ref().map(output_summary).unwrap_or_default()
+            ),
+            state if state.is_terminal() => format!(
+                "{} {}: {}",
+                state_mark(state),
+                state.as_str(),
+                step.error.as_deref().unwrap_or("")
+            ),
+            _ => verdict_text(step, directory),
+        };
+        text.push_str(&format!(
+            "\n  {}. {} · {} — {now}",
+            i + 1,
+            step.draft.key,
+            step.draft.skill
+        ));
+    }
+    text
+}
+
 fn verdict_text(step: &StepRecord, directory: &Directory) -> String {
     match &step.verdict {
         StepVerdict::Auto => "runs on its own".to_owned(),

@@ -54,10 +54,10 @@ struct InboxEntry {
     done: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Delivery {
     Pending,
-    Sent,
+    Sent(SentRef),
     Failed,
 }
 
@@ -330,14 +330,24 @@ impl Store for MemoryStore {
     async fn outbox_sent(
         &self,
         id: &OutboxId,
-        _sent: &SentRef,
+        sent: &SentRef,
         audit: AuditEvent,
         now: Timestamp,
     ) -> Result<()> {
         let mut state = self.lock();
-        state.outbox_entry(id)?.delivery = Delivery::Sent;
+        state.outbox_entry(id)?.delivery = Delivery::Sent(sent.clone());
         state.append_audit(audit, now);
         Ok(())
+    }
+
+    async fn outbox_sent_ref(&self, key: &str) -> Result<Option<SentRef>> {
+        let state = self.lock();
+        Ok(state.outbox.iter().find_map(|entry| match &entry.delivery {
+            Delivery::Sent(sent) if entry.item.message.idempotency_key == key => {
+                Some(sent.clone())
+            }
+            _ => None,
+        }))
     }
 
     async fn outbox_retry(&self, id: &OutboxId, not_before: Timestamp, _error: &str) -> Result<()> {

@@ -175,6 +175,10 @@ pub trait Store: Send + Sync + 'static {
         now: Timestamp,
     ) -> Result<()>;
 
+    /// How the platform knows the message with idempotency key `key`, if it was sent (so a
+    /// later message can edit it).
+    async fn outbox_sent_ref(&self, key: &str) -> Result<Option<SentRef>>;
+
     /// Schedules another try.
     async fn outbox_retry(&self, id: &OutboxId, not_before: Timestamp, error: &str) -> Result<()>;
 

@@ -596,6 +596,18 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn outbox_sent_ref(&self, key: &str) -> Result<Option<SentRef>> {
+        let row = sqlx::query(
+            "SELECT platform_message_id FROM outbox WHERE idempotency_key = ? AND state = 'sent'",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| SentRef {
+            message_id: row.get("platform_message_id"),
+        }))
+    }
+
     async fn outbox_retry(&self, id: &OutboxId, not_before: Timestamp, error: &str) -> Result<()> {
         let result = sqlx::query(
             "UPDATE outbox SET attempts = attempts + 1, not_before = ?, last_error = ? WHERE id = ?",

@@ -85,13 +85,11 @@ pub fn sample_inbound(channel: &str, event_id: &str) -> Inbound {
 
 /// A text message to `conversation` with a fresh idempotency key.
 pub fn sample_message(conversation: &ConversationRef, text: &str) -> Outbound {
-    Outbound {
-        conversation: conversation.clone(),
-        idempotency_key: format!("conf-{}", new_short_id(12)),
-        body: OutboundBody::Text {
-            text: text.to_owned(),
-        },
-    }
+    Outbound::text(
+        conversation.clone(),
+        format!("conf-{}", new_short_id(12)),
+        text,
+    )
 }
 
 /// A step record with key `key` in state `state`, running the `echo` skill.
@@ -136,6 +134,7 @@ pub fn sample_plan(channel: &str, now: Timestamp) -> PlanRecord {
     );
     restart.state = StepState::AwaitingApproval;
     restart.approval = Some(approval_id.clone());
+    let conversation = ConversationRef::new(channel, format!("chat-{}", new_short_id(6)));
     let approval = Approval {
         id: approval_id,
         plan: id.clone(),
@@ -155,6 +154,8 @@ pub fn sample_plan(channel: &str, now: Timestamp) -> PlanRecord {
         on_timeout: OnTimeout::Deny,
         whole_plan: true,
         settled_at: None,
+        summary: "deploy · shell".to_owned(),
+        prompted_in: vec![conversation.clone()],
     };
     let mut notes = BTreeMap::new();
     notes.insert("origin".to_owned(), "conformance".to_owned());
@@ -164,7 +165,7 @@ pub fn sample_plan(channel: &str, now: Timestamp) -> PlanRecord {
         version: 1,
         request_id: format!("conf-req-{}", new_short_id(12)),
         request_text: "restart the api".to_owned(),
-        conversation: ConversationRef::new(channel, format!("chat-{}", new_short_id(6))),
+        conversation,
         requester: ContactId("alice".to_owned()),
         title: "Restart the API".to_owned(),
         state: PlanState::Active,

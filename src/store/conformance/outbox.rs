@@ -106,6 +106,22 @@ pub async fn outbox_head_of_line_retry_and_sent(store: &dyn Store) {
     );
     assert_eq!(
         store
+            .outbox_sent_ref(&m3.idempotency_key)
+            .await
+            .expect("Store::outbox_sent_ref failed"),
+        Some(sent.clone()),
+        "a sent message's platform reference is kept, so a later message can edit it"
+    );
+    assert_eq!(
+        store
+            .outbox_sent_ref(&m2.idempotency_key)
+            .await
+            .expect("Store::outbox_sent_ref failed"),
+        None,
+        "an unsent message has no platform reference"
+    );
+    assert_eq!(
+        store
             .outbox_next_due(&channel)
             .await
             .expect("Store::outbox_next_due failed"),

@@ -1,0 +1,123 @@
+//! Splitting long messages for platforms with a length limit, on the most natural boundary
+//! that fits: a paragraph, then a line, then a word, then anywhere.
+
+/// Length as platforms with a limit count it: UTF-16 code units (Telegram's measure; never
+/// fewer than characters, so it is safe for platforms that count characters).
+pub fn message_units(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
+/// Splits `text` into chunks of at most `max_units` ([`message_units`]), cutting at the last
+/// paragraph break that fits, else the last line break, else the last space, else the last
+/// character that fits. Only whitespace at the cuts is lost; every other character is kept,
+/// in order. `max_units == 0` means no limit.
+pub fn split_message(text: &str, max_units: usize) -> Vec<String> {
+    if max_units == 0 || message_units(text) <= max_units {
+        return vec![text.to_owned()];
+    }
+    let mut chunks = Vec::new();
+    let mut rest = text;
+    while message_units(rest) > max_units {
+        let cut = cut_point(rest, max_units);
+        let (head, tail) = rest.split_at(cut);
+        let head = head.trim_end();
+        if !head.is_empty() {
+            chunks.push(head.to_owned());
+        }
+        rest = tail.trim_start();
+    }
+    if !rest.is_empty() {
+        chunks.push(rest.to_owned());
+    }
+    chunks
+}
+
+/// The byte index to cut `text` at so the head fits in `max_units`; always > 0.
+fn cut_point(text: &str, max_units: usize) -> usize {
+    let mut units = 0;
+    let mut fits = 0;
+    for (i, c) in text.char_indices() {
+        units += c.len_utf16();
+        if units > max_units {
+            break;
+        }
+        fits = i + c.len_utf8();
+    }
+    if fits == 0 {
+        // Not even one character fits (max_units 1 and a surrogate pair): take it anyway.
+        return text.chars().next().map_or(text.len(), char::len_utf8);
+    }
+    let head = &text[..fits];
+    // A boundary in the first quarter would make a uselessly short chunk.
+    let useful = |at: usize| at > fits / 4;
+    for separator in ["\n\n", "\n", " "] {
+        if let Some(at) = head.rfind(separator).filter(|&at| useful(at)) {
+            return at + separator.len();
+        }
+    }
+    fits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn without_whitespace(text: &str) -> String {
+        text.chars().filter(|c| !c.is_whitespace()).collect()
+    }
+
+    #[test]
+    fn short_text_is_one_chunk() {
+        assert_eq!(split_message("hello", 10), ["hello"]);
+        assert_eq!(split_message("hello", 0), ["hello"]);
+    }
+
+    #[test]
+    fn prefers_paragraphs_then_lines_then_words() {
+        let text = "first paragraph\n\nsecond paragraph";
+        assert_eq!(
+            split_message(text, 20),
+            ["first paragraph", "second paragraph"]
+        );
+        let text = "line one\nline two\nline three";
+        assert_eq!(
+            split_message(text, 18),
+            ["line one\nline two", "line three"]
+        );
+        assert_eq!(
+            split_message("alpha beta gamma", 11),
+            ["alpha beta", "gamma"]
+        );
+        assert_eq!(split_message("abcdefghij", 4), ["abcd", "efgh", "ij"]);
+    }
+
+    #[test]
+    fn counts_utf16_units_and_never_splits_a_character() {
+        // Each emoji is two UTF-16 units.
+        let text = "😀😀😀😀😀";
+        let chunks = split_message(text, 4);
+        assert_eq!(chunks, ["😀😀", "😀😀", "😀"]);
+        assert!(chunks.iter().all(|c| message_units(c) <= 4));
+    }
+
+    #[test]
+    fn nothing_but_whitespace_is_lost_and_every_chunk_fits() {
+        let mut text = String::new();
+        for i in 0..500 {
+            text.push_str(&format!("Paragraph {i}: "));
+            for j in 0..(i % 37) {
+                text.push_str(&format!("word{j}ü "));
+            }
+            text.push_str(if i % 5 == 0 { "\n\n" } else { "\n" });
+        }
+        text.push_str(&"x".repeat(9000));
+        for max in [7, 64, 4096] {
+            let chunks = split_message(&text, max);
+            assert!(chunks.iter().all(|c| message_units(c) <= max && !c.is_empty()));
+            assert_eq!(
+                without_whitespace(&chunks.concat()),
+                without_whitespace(&text)
+            );
+        }
+    }
+}
