@@ -44,7 +44,7 @@ type Direct = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Du
 
 /// Spaces messages: at most `per_conversation` to one chat, `per_group` to one group chat
 /// and `per_channel` through the channel. Bursts are one message: steady spacing never
-/// trips a platform's short-window limits. Typing indicators take only a channel-wide turn.
+/// trips a platform's short-window limits. Typing indicators take a channel-wide turn.
 pub struct Paced<C> {
     inner: C,
     pacing: Pacing,
@@ -158,6 +158,8 @@ impl<C: Channel> Channel for Paced<C> {
         self.inner.pace_scope(conversation)
     }
 
+    /// A typing indicator waits for a channel-wide turn; the executor drops the wait if
+    /// the step ends first.
     async fn working(&self, conversation: &ConversationRef) -> Result<(), SendError> {
         self.wait_channel().await;
         self.inner.working(conversation).await

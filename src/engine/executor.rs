@@ -143,9 +143,11 @@ async fn execute(inner: &Inner, claimed: Claimed) {
         tokio::pin!(working);
         let run = run_skill(inner, &claimed, &cancel);
         tokio::pin!(run);
+        // Biased: the indicator's request goes out first, before the step starts.
         tokio::select! {
-            outcome = &mut run => outcome,
+            biased;
             never = &mut working => match never {},
+            outcome = &mut run => outcome,
         }
     };
     if let Ok(mut running) = inner.running.lock() {

@@ -91,6 +91,12 @@ steps = [
 ]
 
 [[planner.rules]]
+name = "slow"
+pattern = 'slow (?P<ms>\d+)'
+title = "Slow"
+steps = [{ key = "nap", skill = "wait", args = { ms = "${ms}" } }]
+
+[[planner.rules]]
 name = "park"
 pattern = 'park (?P<x>\w+)'
 title = "Park ${x}"
@@ -197,6 +203,7 @@ pub fn skills(counter: &Counter) -> SkillRegistry {
         skills.register(Counter::named(name, counter));
     }
     skills.register(Echo);
+    skills.register(openmog::skills::Wait);
     skills
 }
 
