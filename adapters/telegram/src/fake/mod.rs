@@ -1,12 +1,15 @@
-//! A fake Telegram Bot API server for tests and benchmarks: the [`FakeTelegram`] handle and the types tests use to drive and inspect it.
+//! A fake Telegram Bot API server: the [`FakeTelegram`] handle and its test-facing types.
 //!
 //! The server speaks the real HTTP protocol on `127.0.0.1`, so the real teloxide client talks to it
 //! unchanged: point the bot at [`FakeTelegram::api_url`], make users speak with
 //! [`FakeTelegram::user_says`] / [`FakeTelegram::press`], then inspect what the bot sent with
 //! [`FakeTelegram::messages`].
 
+mod limits;
 mod server;
 mod state;
+mod text;
+mod updates;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,7 +52,11 @@ impl Limits {
 
     /// No limits at all (the default).
     pub fn none() -> Limits {
-        Limits { per_chat: None, per_group: None, global: None }
+        Limits {
+            per_chat: None,
+            per_group: None,
+            global: None,
+        }
     }
 }
 
@@ -114,17 +121,26 @@ pub struct ChatRef {
 impl ChatRef {
     /// The private chat with a user (its id is the user's id).
     pub fn private(user_id: i64) -> ChatRef {
-        ChatRef { chat_id: user_id, thread_id: None }
+        ChatRef {
+            chat_id: user_id,
+            thread_id: None,
+        }
     }
 
     /// A group chat; `chat_id` should be negative (e.g. `-100123`).
     pub fn group(chat_id: i64) -> ChatRef {
-        ChatRef { chat_id, thread_id: None }
+        ChatRef {
+            chat_id,
+            thread_id: None,
+        }
     }
 
     /// A topic of a forum supergroup; `chat_id` should be negative.
     pub fn topic(chat_id: i64, thread_id: i64) -> ChatRef {
-        ChatRef { chat_id, thread_id: Some(thread_id) }
+        ChatRef {
+            chat_id,
+            thread_id: Some(thread_id),
+        }
     }
 }
 
@@ -142,7 +158,11 @@ pub struct TgUser {
 impl TgUser {
     /// A user whose username is the lowercased first name.
     pub fn new(id: i64, first_name: &str) -> TgUser {
-        TgUser { id, first_name: first_name.to_owned(), username: Some(first_name.to_lowercase()) }
+        TgUser {
+            id,
+            first_name: first_name.to_owned(),
+            username: Some(first_name.to_lowercase()),
+        }
     }
 }
 
@@ -160,19 +180,23 @@ pub struct FakeTelegram {
 impl FakeTelegram {
     /// Starts a fake server on `127.0.0.1` (random port) that accepts `token`, with no rate limits.
     pub async fn start(token: &str) -> FakeTelegram {
-        let listener =
-            TcpListener::bind(("127.0.0.1", 0)).await.expect("fake telegram: bind 127.0.0.1:0");
+        let listener = TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .expect("fake telegram: bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("fake telegram: local address");
         let cancel = CancellationToken::new();
         let shared = Arc::new(Shared::new(token, cancel.clone()));
         let app = server::router(Arc::clone(&shared));
         let shutdown = cancel.clone().cancelled_owned();
         let server = tokio::spawn(async move {
-            if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            if let Err(err) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
                 tracing::warn!(%err, "fake telegram: server failed");
             }
         });
-        let webhooks = tokio::spawn(server::deliver_webhooks(Arc::clone(&shared)));
+        let webhooks = tokio::spawn(updates::deliver_webhooks(Arc::clone(&shared)));
         FakeTelegram {
             url: format!("http://{addr}/"),
             shared,
@@ -196,12 +220,15 @@ impl FakeTelegram {
     /// request has any effect; several faults for one method apply in order, one per request.
     pub fn inject(&self, method: &str, fault: Fault) {
         let method = method.to_ascii_lowercase();
-        self.shared.with_state(|s| s.faults.entry(method).or_default().push_back(fault));
+        self.shared
+            .with_state(|s| s.faults.entry(method).or_default().push_back(fault));
     }
 
     /// A user writes `text` in `chat` (created if new); returns the new message's id.
     pub fn user_says(&self, chat: ChatRef, from: &TgUser, text: &str) -> i64 {
-        let id = self.shared.with_state(|s| s.push_user_message(chat, from, text, None));
+        let id = self
+            .shared
+            .with_state(|s| s.push_user_message(chat, from, text, None));
         self.shared.updates.notify_waiters();
         id
     }
@@ -225,7 +252,9 @@ impl FakeTelegram {
     /// A user presses the inline button carrying `data` under message `message_id`; returns the
     /// callback query id.
     pub fn press(&self, chat: ChatRef, from: &TgUser, message_id: i64, data: &str) -> String {
-        let id = self.shared.with_state(|s| s.push_callback(chat, from, message_id, data));
+        let id = self
+            .shared
+            .with_state(|s| s.push_callback(chat, from, message_id, data));
         self.shared.updates.notify_waiters();
         id
     }
@@ -258,7 +287,8 @@ impl FakeTelegram {
     /// How many requests of `method` (case-insensitive) arrived, faulted ones included.
     pub fn requests(&self, method: &str) -> usize {
         let method = method.to_ascii_lowercase();
-        self.shared.with_state(|s| s.requests.get(&method).copied().unwrap_or(0))
+        self.shared
+            .with_state(|s| s.requests.get(&method).copied().unwrap_or(0))
     }
 
     /// Updates not yet confirmed by a `GetUpdates` offset (or delivered to the webhook).
@@ -268,8 +298,11 @@ impl FakeTelegram {
 
     /// The webhook the bot set, as `(url, secret_token)`.
     pub fn webhook(&self) -> Option<(String, Option<String>)> {
-        self.shared
-            .with_state(|s| s.webhook.as_ref().map(|hook| (hook.url.clone(), hook.secret.clone())))
+        self.shared.with_state(|s| {
+            s.webhook
+                .as_ref()
+                .map(|hook| (hook.url.clone(), hook.secret.clone()))
+        })
     }
 
     /// Waits until `check` holds, polling every 10 ms.
@@ -301,9 +334,15 @@ impl FakeTelegram {
     /// Stops the server (in-flight long polls return empty) and waits for its tasks to finish.
     pub async fn stop(mut self) {
         self.cancel.cancel();
-        for handle in [self.server.take(), self.webhooks.take()].into_iter().flatten() {
+        for handle in [self.server.take(), self.webhooks.take()]
+            .into_iter()
+            .flatten()
+        {
             let abort = handle.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(5), handle).await.is_err() {
+            if tokio::time::timeout(Duration::from_secs(5), handle)
+                .await
+                .is_err()
+            {
                 abort.abort();
             }
         }
@@ -313,91 +352,5 @@ impl FakeTelegram {
 impl Drop for FakeTelegram {
     fn drop(&mut self) {
         self.cancel.cancel();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::VecDeque;
-    use std::time::{Duration, Instant};
-
-    use super::Limits;
-    use super::server::html_visible;
-    use super::state::{RATE_TOLERANCE, RateWindows, retry_secs, text_entities, window_wait};
-
-    #[test]
-    fn html_strips_tags_and_decodes_entities() {
-        let cases = [
-            ("<b>bold</b> &lt;x&gt; &amp; &quot;q&quot;", "bold <x> & \"q\""),
-            (r#"<a href="https://e.com/?a=1&amp;b=2">link</a>"#, "link"),
-            (r#"<pre><code class="language-rust">fn</code></pre>"#, "fn"),
-            ("<tg-spoiler>s</tg-spoiler><span class=\"tg-spoiler\">t</span>", "st"),
-            ("<B>loud</B>", "loud"),
-            ("&#65;&#x42;", "AB"),
-            ("a > b", "a > b"),
-            ("plain", "plain"),
-        ];
-        for (raw, visible) in cases {
-            assert_eq!(html_visible(raw).as_deref(), Ok(visible), "{raw}");
-        }
-    }
-
-    #[test]
-    fn html_rejects_bad_markup() {
-        let bad =
-            ["<b>x", "<b>x</i>", "x</b>", "<div>x</div>", "a < b", "fish & chips", "&bogus;", "<br/>"];
-        for raw in bad {
-            assert!(html_visible(raw).is_err(), "{raw} should be rejected");
-        }
-    }
-
-    #[test]
-    fn window_allows_count_then_waits_with_tolerance() {
-        let t0 = Instant::now();
-        let period = Duration::from_secs(1);
-        let mut window = VecDeque::new();
-        assert_eq!(window_wait(&mut window, 2, period, t0), None);
-        window.push_back(t0);
-        assert_eq!(window_wait(&mut window, 2, period, t0), None);
-        window.push_back(t0 + Duration::from_millis(100));
-        let at = t0 + Duration::from_millis(200);
-        assert_eq!(
-            window_wait(&mut window, 2, period, at),
-            Some(period - RATE_TOLERANCE - Duration::from_millis(200))
-        );
-        assert_eq!(window_wait(&mut window, 2, period, t0 + period - RATE_TOLERANCE), None);
-        assert_eq!(window.len(), 1);
-    }
-
-    #[test]
-    fn windows_apply_per_chat_and_global_limits() {
-        let t0 = Instant::now();
-        let limits = Limits::telegram();
-        let mut windows = RateWindows::default();
-        assert!(windows.admit(&limits, 5, t0).is_ok());
-        let wait = windows.admit(&limits, 5, t0 + Duration::from_millis(10));
-        assert_eq!(retry_secs(wait.expect_err("second send within a second")), 1);
-        assert!(windows.admit(&limits, 5, t0 + Duration::from_millis(980)).is_ok());
-        for chat in 100..129 {
-            assert!(windows.admit(&limits, chat, t0 + Duration::from_millis(990)).is_ok());
-        }
-        assert!(windows.admit(&limits, 200, t0 + Duration::from_millis(990)).is_err());
-        assert_eq!(retry_secs(Duration::from_millis(1001)), 2);
-    }
-
-    #[test]
-    fn entities_use_utf16_offsets() {
-        let entities = text_entities("/start@openmog_bot 😀 @bob, mail a@b");
-        let spans: Vec<(String, u64, u64)> = entities
-            .iter()
-            .map(|e| {
-                (
-                    e["type"].as_str().unwrap_or_default().to_owned(),
-                    e["offset"].as_u64().unwrap_or(u64::MAX),
-                    e["length"].as_u64().unwrap_or(u64::MAX),
-                )
-            })
-            .collect();
-        assert_eq!(spans, vec![("bot_command".to_owned(), 0, 18), ("mention".to_owned(), 22, 4)]);
     }
 }
