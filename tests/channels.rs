@@ -10,9 +10,7 @@ use async_trait::async_trait;
 use common::{CONFIG, CONV, Counter, Harness, config};
 use openmog::channel::conformance::{self, Peer};
 use openmog::channel::{MemoryChannel, MemoryChannelHandle, message_units};
-use openmog::domain::{
-    ApprovalId, Capabilities, ConversationRef, DecisionScope, Verdict,
-};
+use openmog::domain::{ApprovalId, Capabilities, ConversationRef, DecisionScope, Verdict};
 use openmog::store::MemoryStore;
 
 async fn editing_harness(max_message_chars: usize) -> Harness {
@@ -45,8 +43,15 @@ async fn progress_edits_one_status_message_and_requests_show_their_outcome() {
     h.chat.wait_for_text(CONV, "succeeded (3/3").await;
 
     let visible = h.chat.visible(CONV);
-    let statuses: Vec<&String> = visible.iter().filter(|t| t.contains("Deploy api —")).collect();
-    assert_eq!(statuses.len(), 1, "one status message, edited in place: {visible:#?}");
+    let statuses: Vec<&String> = visible
+        .iter()
+        .filter(|t| t.contains("Deploy api —"))
+        .collect();
+    assert_eq!(
+        statuses.len(),
+        1,
+        "one status message, edited in place: {visible:#?}"
+    );
     assert!(statuses[0].contains("3/3 steps done"), "{}", statuses[0]);
     assert!(
         !visible.iter().any(|t| t.starts_with("✓ check")),
@@ -68,7 +73,10 @@ async fn progress_edits_one_status_message_and_requests_show_their_outcome() {
         .into_iter()
         .find(|d| d.message.body.plain_text().contains("approved by Bob"))
         .expect("an answer to the press");
-    assert!(answer.message.in_reply_to.is_some(), "answers name the event they answer");
+    assert!(
+        answer.message.in_reply_to.is_some(),
+        "answers name the event they answer"
+    );
     h.stop().await;
 }
 
@@ -81,14 +89,15 @@ async fn superseded_and_denied_requests_are_edited_too() {
     h.chat.wait_for_text(CONV, "cancelled").await;
     h.chat
         .wait_for(std::time::Duration::from_secs(10), |d| {
-            d.message.body.plain_text().starts_with("– No longer needed")
+            d.message
+                .body
+                .plain_text()
+                .starts_with("– No longer needed")
         })
         .await;
 
     h.say("u-alice", "deploy web");
-    let second = h
-        .approval_for_except("restart", Some(&approval))
-        .await;
+    let second = h.approval_for_except("restart", Some(&approval)).await;
     h.chat
         .press(CONV, "u-bob", &second, Verdict::Deny, DecisionScope::Step);
     h.chat
@@ -105,7 +114,10 @@ async fn long_replies_are_split_to_the_channel_limit_and_nothing_is_lost() {
     h.say("u-alice", "help");
     h.expect("Commands:").await;
     let texts = h.chat.texts(CONV);
-    assert!(texts.len() > 1, "the help text is longer than 120 units: {texts:#?}");
+    assert!(
+        texts.len() > 1,
+        "the help text is longer than 120 units: {texts:#?}"
+    );
     assert!(texts.iter().all(|t| message_units(t) <= 120));
     let joined: String = texts.concat().split_whitespace().collect();
     for word in ["Commands:", "approve", "cancel", "status"] {

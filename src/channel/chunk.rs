@@ -113,7 +113,11 @@ mod tests {
         text.push_str(&"x".repeat(9000));
         for max in [7, 64, 4096] {
             let chunks = split_message(&text, max);
-            assert!(chunks.iter().all(|c| message_units(c) <= max && !c.is_empty()));
+            assert!(
+                chunks
+                    .iter()
+                    .all(|c| message_units(c) <= max && !c.is_empty())
+            );
             assert_eq!(
                 without_whitespace(&chunks.concat()),
                 without_whitespace(&text)

@@ -55,7 +55,11 @@ pub async fn run_all<C: Channel>(channel: impl Fn() -> C, peer: &dyn Peer) {
 
 /// A message arrives once, from the peer's user id, in the peer's conversation; a new
 /// adapter instance (a restart) does not deliver it again, but delivers what comes next.
-pub async fn receives_once_across_restarts(first: &dyn Channel, second: &dyn Channel, peer: &dyn Peer) {
+pub async fn receives_once_across_restarts(
+    first: &dyn Channel,
+    second: &dyn Channel,
+    peer: &dyn Peer,
+) {
     let store: SharedStore = Arc::new(MemoryStore::new());
     let hello = format!("conformance hello {}", crate::domain::new_short_id(6));
     let received = receiving(first, Arc::clone(&store), async {
@@ -64,8 +68,16 @@ pub async fn receives_once_across_restarts(first: &dyn Channel, second: &dyn Cha
     })
     .await;
     let event = &received[0];
-    assert_eq!(event.conversation, peer.conversation(), "the event names the peer's conversation");
-    assert_eq!(event.sender.user_id, peer.user_id(), "the sender is the platform user id");
+    assert_eq!(
+        event.conversation,
+        peer.conversation(),
+        "the event names the peer's conversation"
+    );
+    assert_eq!(
+        event.sender.user_id,
+        peer.user_id(),
+        "the sender is the platform user id"
+    );
     assert!(
         matches!(&event.kind, InboundKind::Message { text } if text.contains(&hello)),
         "the text arrives as a message: {:?}",
@@ -81,14 +93,24 @@ pub async fn receives_once_across_restarts(first: &dyn Channel, second: &dyn Cha
     })
     .await;
     let texts: Vec<String> = received.iter().map(|e| format!("{:?}", e.kind)).collect();
-    assert_eq!(received.len(), 1, "after a restart only the new message arrives: {texts:?}");
-    assert!(texts[0].contains(&next), "after a restart the new message arrives: {texts:?}");
+    assert_eq!(
+        received.len(),
+        1,
+        "after a restart only the new message arrives: {texts:?}"
+    );
+    assert!(
+        texts[0].contains(&next),
+        "after a restart the new message arrives: {texts:?}"
+    );
 }
 
 /// Plain text shows up, also at exactly the advertised length limit.
 pub async fn sends_show_up(channel: &dyn Channel, peer: &dyn Peer) {
     let conversation = peer.conversation();
-    let text = format!("conformance says <b>hi</b> & *bye* `{}`", crate::domain::new_short_id(6));
+    let text = format!(
+        "conformance says <b>hi</b> & *bye* {}",
+        crate::domain::new_short_id(6)
+    );
     channel
         .send(&Outbound::text(conversation.clone(), key(), text.clone()))
         .await
@@ -134,7 +156,11 @@ pub async fn approval_requests_and_presses(channel: &dyn Channel, peer: &dyn Pee
     })
     .await;
     let event = &received[0];
-    assert_eq!(event.sender.user_id, peer.user_id(), "a press is bound to the presser");
+    assert_eq!(
+        event.sender.user_id,
+        peer.user_id(),
+        "a press is bound to the presser"
+    );
     assert!(
         matches!(&event.kind, InboundKind::Decision { approval: a, verdict: Verdict::Approve, .. } if a == &approval),
         "a press on approve is a decision to approve that approval: {:?}",
@@ -151,7 +177,10 @@ pub async fn edits_replace(channel: &dyn Channel, peer: &dyn Peer) {
     let before = format!("conformance status 1/2 {}", crate::domain::new_short_id(6));
     let original = Outbound::text(conversation.clone(), key(), before.clone());
     let sent = channel.send(&original).await.expect("Channel::send failed");
-    assert!(sent.message_id.is_some(), "a channel that edits must name what it sent");
+    assert!(
+        sent.message_id.is_some(),
+        "a channel that edits must name what it sent"
+    );
     let after = before.replace("1/2", "2/2");
     let mut edit = Outbound::text(conversation, key(), after.clone());
     edit.replaces = Some(Replaces {

@@ -201,7 +201,11 @@ impl MemoryChannelHandle {
                 continue;
             }
             let text = d.message.body.plain_text();
-            let target = d.message.replaces.as_ref().and_then(|r| r.message_id.clone());
+            let target = d
+                .message
+                .replaces
+                .as_ref()
+                .and_then(|r| r.message_id.clone());
             match target.and_then(|id| shown.iter_mut().find(|(m, _)| *m == id)) {
                 Some((_, shown_text)) => *shown_text = text,
                 None => shown.push((d.message_id, text)),

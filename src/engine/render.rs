@@ -54,7 +54,10 @@ pub(super) fn plan_status(plan: &PlanRecord, directory: &Directory) -> String {
             StepState::Running => "running…".to_owned(),
             StepState::AwaitingApproval => format!(
                 "waits for approval {}",
-                step.approval.as_ref().map(ToString::to_string).unwrap_or_default()
+                step.approval
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
             ),
             StepState::Succeeded => format!(
                 "✓ {}",

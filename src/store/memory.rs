@@ -343,9 +343,7 @@ impl Store for MemoryStore {
     async fn outbox_sent_ref(&self, key: &str) -> Result<Option<SentRef>> {
         let state = self.lock();
         Ok(state.outbox.iter().find_map(|entry| match &entry.delivery {
-            Delivery::Sent(sent) if entry.item.message.idempotency_key == key => {
-                Some(sent.clone())
-            }
+            Delivery::Sent(sent) if entry.item.message.idempotency_key == key => Some(sent.clone()),
             _ => None,
         }))
     }

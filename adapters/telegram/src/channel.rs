@@ -59,7 +59,8 @@ impl TelegramChannel {
                 .timeout(timeout)
                 .build()
                 .map_err(|err| Error::Client(err.to_string()))?;
-            Ok(Bot::with_client(settings.token.expose_secret(), client).set_api_url(api_url.clone()))
+            Ok(Bot::with_client(settings.token.expose_secret(), client)
+                .set_api_url(api_url.clone()))
         };
         Ok(TelegramChannel {
             name: name.into(),
@@ -107,7 +108,9 @@ impl TelegramChannel {
             RequestError::Network(_) | RequestError::Io(_) | RequestError::InvalidJson { .. } => {
                 SendError::Transient(self.describe(&err))
             }
-            RequestError::Api(ApiError::Unknown(ref description)) if looks_transient(description) => {
+            RequestError::Api(ApiError::Unknown(ref description))
+                if looks_transient(description) =>
+            {
                 SendError::Transient(self.describe(&err))
             }
             RequestError::MigrateToChatId(to) => SendError::Permanent(format!(
@@ -125,10 +128,14 @@ impl TelegramChannel {
         answered: Option<&Answered>,
     ) -> Result<SentRef, SendError> {
         let chat = ChatId(place.chat);
-        if let Some(id) = message.replaces.as_ref().and_then(|r| r.message_id.as_deref()) {
-            let id: i32 = id
-                .parse()
-                .map_err(|_| SendError::Permanent(format!("`{id}` is not a Telegram message id")))?;
+        if let Some(id) = message
+            .replaces
+            .as_ref()
+            .and_then(|r| r.message_id.as_deref())
+        {
+            let id: i32 = id.parse().map_err(|_| {
+                SendError::Permanent(format!("`{id}` is not a Telegram message id"))
+            })?;
             match self
                 .bot
                 .edit_message_text(chat, MessageId(id), html(text))
@@ -136,11 +143,16 @@ impl TelegramChannel {
                 .await
             {
                 Ok(edited) => return Ok(sent(edited.id)),
-                Err(RequestError::Api(ApiError::MessageNotModified)) => return Ok(sent(MessageId(id))),
+                Err(RequestError::Api(ApiError::MessageNotModified)) => {
+                    return Ok(sent(MessageId(id)));
+                }
                 Err(RequestError::Api(
                     ApiError::MessageToEditNotFound | ApiError::MessageCantBeEdited,
                 )) => {
-                    tracing::info!(message_id = id, "message to edit is gone; sending a new one");
+                    tracing::info!(
+                        message_id = id,
+                        "message to edit is gone; sending a new one"
+                    );
                 }
                 Err(err) => return Err(self.classify(err)),
             }
@@ -155,10 +167,63 @@ impl TelegramChannel {
         if let Some(Answered::Message { chat, id }) = answered
             && *chat == place.chat
         {
-            request = request
-                .reply_parameters(ReplyParameters::new(MessageId(*id)).allow_sending_without_reply());
+            request = request.reply_parameters(
+                ReplyParameters::new(MessageId(*id)).allow_sending_without_reply(),
+            );
         }
-        request.await.map(|m| sent(m.id)).map_err(|err| self.classify(err))
+        request
+            .await
+            .map(|m| sent(m.id))
+            .map_err(|err| self.classify(err))
+    }
+}
+
+impl TelegramChannel {
+    /// One outbound message as one API call: a callback notice, an edit or a message.
+    async fn deliver(&self, message: &Outbound) -> Result<SentRef, SendError> {
+        let place = Place::parse(&message.conversation.id).ok_or_else(|| {
+            SendError::Permanent(format!(
+                "`{}` is not a Telegram chat",
+                message.conversation.id
+            ))
+        })?;
+        let answered = message.in_reply_to.as_deref().and_then(Answered::parse);
+        if let Some(Answered::Press(callback)) = &answered {
+            let text = notice(&message.body.plain_text());
+            match self
+                .bot
+                .answer_callback_query(CallbackQueryId(callback.clone()))
+                .text(text)
+                .await
+            {
+                Ok(_) => return Ok(SentRef::default()),
+                // Too late for a notice: say it in the chat instead, so nothing is lost.
+                Err(RequestError::Api(ApiError::InvalidQueryId)) => {
+                    tracing::info!("button press too old to answer; answering in the chat");
+                }
+                Err(err) => return Err(self.classify(err)),
+            }
+        }
+        match &message.body {
+            OutboundBody::Text { text } => {
+                self.send_text(place, message, text, answered.as_ref())
+                    .await
+            }
+            OutboundBody::ApprovalRequest(prompt) => {
+                let mut request = self
+                    .bot
+                    .send_message(ChatId(place.chat), approval_text(prompt))
+                    .parse_mode(ParseMode::Html)
+                    .reply_markup(approval_keyboard(prompt));
+                if let Some(thread) = place.thread {
+                    request = request.message_thread_id(ThreadId(MessageId(thread)));
+                }
+                request
+                    .await
+                    .map(|m| sent(m.id))
+                    .map_err(|err| self.classify(err))
+            }
+        }
     }
 }
 
@@ -171,9 +236,16 @@ fn sent(id: MessageId) -> SentRef {
 /// Telegram's own 5xx answers arrive as JSON errors that teloxide cannot name.
 fn looks_transient(description: &str) -> bool {
     let d = description.to_ascii_lowercase();
-    ["internal server error", "bad gateway", "service unavailable", "gateway timeout", "timeout", "try again"]
-        .iter()
-        .any(|needle| d.contains(needle))
+    [
+        "internal server error",
+        "bad gateway",
+        "service unavailable",
+        "gateway timeout",
+        "timeout",
+        "try again",
+    ]
+    .iter()
+    .any(|needle| d.contains(needle))
 }
 
 fn notice(text: &str) -> String {
@@ -202,43 +274,17 @@ impl Channel for TelegramChannel {
         }
     }
 
+    /// Sends within `request_timeout`, however the client behaves: teloxide waits ten
+    /// seconds after any 5xx before it even reports it.
     async fn send(&self, message: &Outbound) -> Result<SentRef, SendError> {
-        let place = Place::parse(&message.conversation.id).ok_or_else(|| {
-            SendError::Permanent(format!("`{}` is not a Telegram chat", message.conversation.id))
-        })?;
-        let answered = message.in_reply_to.as_deref().and_then(Answered::parse);
-        if let Some(Answered::Press(callback)) = &answered {
-            let text = notice(&message.body.plain_text());
-            match self
-                .bot
-                .answer_callback_query(CallbackQueryId(callback.clone()))
-                .text(text)
-                .await
-            {
-                Ok(_) => return Ok(SentRef::default()),
-                // Too late for a notice: say it in the chat instead, so nothing is lost.
-                Err(RequestError::Api(ApiError::InvalidQueryId)) => {
-                    tracing::info!("button press too old to answer; answering in the chat");
-                }
-                Err(err) => return Err(self.classify(err)),
-            }
-        }
-        match &message.body {
-            OutboundBody::Text { text } => {
-                self.send_text(place, message, text, answered.as_ref()).await
-            }
-            OutboundBody::ApprovalRequest(prompt) => {
-                let mut request = self
-                    .bot
-                    .send_message(ChatId(place.chat), approval_text(prompt))
-                    .parse_mode(ParseMode::Html)
-                    .reply_markup(approval_keyboard(prompt));
-                if let Some(thread) = place.thread {
-                    request = request.message_thread_id(ThreadId(MessageId(thread)));
-                }
-                request.await.map(|m| sent(m.id)).map_err(|err| self.classify(err))
-            }
-        }
+        tokio::time::timeout(self.settings.request_timeout, self.deliver(message))
+            .await
+            .unwrap_or_else(|_| {
+                Err(SendError::Transient(format!(
+                    "no answer within {:?}",
+                    self.settings.request_timeout
+                )))
+            })
     }
 
     fn capabilities(&self) -> Capabilities {

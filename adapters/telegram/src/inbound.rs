@@ -88,7 +88,8 @@ fn convert_message(channel: &str, me: &Identity, message: &Message) -> Incoming 
             _ => false,
         })
     });
-    let command = command_addressee(text).map(|to| to.is_none_or(|to| to.eq_ignore_ascii_case(&me.username)));
+    let command =
+        command_addressee(text).map(|to| to.is_none_or(|to| to.eq_ignore_ascii_case(&me.username)));
     if command == Some(false) {
         return Incoming::Ignore("a command for another bot");
     }
@@ -127,7 +128,11 @@ fn command_as_text(text: &str) -> String {
     };
     let (word, rest) = command.split_once(' ').unwrap_or((command, ""));
     let word = word.split_once('@').map_or(word, |(word, _)| word);
-    let word = if word.eq_ignore_ascii_case("start") { "help" } else { word };
+    let word = if word.eq_ignore_ascii_case("start") {
+        "help"
+    } else {
+        word
+    };
     format!("{word} {rest}").trim().to_owned()
 }
 
@@ -150,7 +155,12 @@ fn strip_mention(text: &str, mention: &str) -> String {
 
 /// "approve", "deny", "approve plan" (and a few obvious synonyms) said in reply to a request.
 fn reply_decision(text: &str) -> Option<&'static str> {
-    match text.trim().trim_end_matches(['.', '!']).to_lowercase().as_str() {
+    match text
+        .trim()
+        .trim_end_matches(['.', '!'])
+        .to_lowercase()
+        .as_str()
+    {
         "approve" | "approved" | "yes" | "ok" | "👍" => Some("approve"),
         "approve plan" | "approve the plan" | "approve whole plan" | "approve the whole plan" => {
             Some("approve plan")
@@ -237,8 +247,15 @@ mod tests {
 
     #[test]
     fn private_chats_are_always_addressed() {
-        let u = message(json!({"id": 42, "type": "private", "first_name": "Ann"}), "deploy api", json!({}));
-        assert_eq!(text_of(convert("tg", &me(), &u)), ("42".to_owned(), "deploy api".to_owned()));
+        let u = message(
+            json!({"id": 42, "type": "private", "first_name": "Ann"}),
+            "deploy api",
+            json!({}),
+        );
+        assert_eq!(
+            text_of(convert("tg", &me(), &u)),
+            ("42".to_owned(), "deploy api".to_owned())
+        );
     }
 
     #[test]
@@ -258,7 +275,10 @@ mod tests {
         let start = message(group(), "/start", json!({}));
         assert_eq!(text_of(convert("tg", &me(), &start)).1, "help");
         let other_bot = message(group(), "/status@other_bot", json!({}));
-        assert!(matches!(convert("tg", &me(), &other_bot), Incoming::Ignore(_)));
+        assert!(matches!(
+            convert("tg", &me(), &other_bot),
+            Incoming::Ignore(_)
+        ));
     }
 
     #[test]
@@ -294,14 +314,28 @@ mod tests {
             }}))
         };
         match convert("tg", &me(), &press("om:p:a-7hq4rt")) {
-            Incoming::Deliver(Inbound { conversation, sender, event_id, kind }) => {
+            Incoming::Deliver(Inbound {
+                conversation,
+                sender,
+                event_id,
+                kind,
+            }) => {
                 assert_eq!(conversation.id, "-100");
                 assert_eq!(sender.user_id, "42");
                 assert_eq!(event_id, "cbq:cb1");
-                assert!(matches!(kind, InboundKind::Decision { scope: openmog::domain::DecisionScope::Plan, .. }));
+                assert!(matches!(
+                    kind,
+                    InboundKind::Decision {
+                        scope: openmog::domain::DecisionScope::Plan,
+                        ..
+                    }
+                ));
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(convert("tg", &me(), &press("evil")), Incoming::Dismiss { .. }));
+        assert!(matches!(
+            convert("tg", &me(), &press("evil")),
+            Incoming::Dismiss { .. }
+        ));
     }
 }

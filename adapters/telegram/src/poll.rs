@@ -135,7 +135,11 @@ pub(crate) async fn run(
                     if !handle(channel, &me, &sink, update, &shutdown).await {
                         break;
                     }
-                    offset = Some(i32::try_from(update.id.0).unwrap_or(i32::MAX).saturating_add(1));
+                    offset = Some(
+                        i32::try_from(update.id.0)
+                            .unwrap_or(i32::MAX)
+                            .saturating_add(1),
+                    );
                 }
             }
             Err(RequestError::RetryAfter(wait)) => {
@@ -152,7 +156,9 @@ pub(crate) async fn run(
                     RequestError::Api(ApiError::CantGetUpdates) => tracing::error!(
                         "a webhook is set for this bot; delete it or use mode = \"webhook\""
                     ),
-                    _ => tracing::warn!(error = %channel.describe(&err), retry_in_ms = wait.as_millis() as u64, "getUpdates failed"),
+                    _ => {
+                        tracing::warn!(error = %channel.describe(&err), retry_in_ms = wait.as_millis() as u64, "getUpdates failed")
+                    }
                 }
                 if !pause(wait, &shutdown).await {
                     break;
@@ -174,7 +180,9 @@ async fn confirm(channel: &TelegramChannel, offset: Option<i32>) {
     let request = channel.bot.get_updates().offset(offset).limit(1).timeout(0);
     match tokio::time::timeout(Duration::from_secs(2), request.send()).await {
         Ok(Ok(_)) => tracing::debug!(offset, "update offset confirmed"),
-        Ok(Err(err)) => tracing::debug!(error = %channel.describe(&err), "could not confirm the update offset"),
+        Ok(Err(err)) => {
+            tracing::debug!(error = %channel.describe(&err), "could not confirm the update offset")
+        }
         Err(_) => tracing::debug!("confirming the update offset timed out"),
     }
 }

@@ -149,7 +149,10 @@ mod tests {
         );
         assert_eq!(html("one ` tick"), "one ` tick");
         assert_eq!(html("`<b>`"), "<code>&lt;b&gt;</code>");
-        assert_eq!(html("line `a`\nnext ` odd"), "line <code>a</code>\nnext ` odd");
+        assert_eq!(
+            html("line `a`\nnext ` odd"),
+            "line <code>a</code>\nnext ` odd"
+        );
         assert_eq!(html("empty `` pair"), "empty `` pair");
     }
 

@@ -173,15 +173,21 @@ impl TelegramSettings {
 }
 
 /// A secret given inline or by the name of an environment variable that holds it.
-fn secret(inline: Option<SecretString>, env: Option<&str>, key: &str) -> Result<SecretString, Error> {
+fn secret(
+    inline: Option<SecretString>,
+    env: Option<&str>,
+    key: &str,
+) -> Result<SecretString, Error> {
     match (inline, env) {
         (Some(value), None) => Ok(value),
-        (None, Some(var)) => std::env::var(var)
-            .map(SecretString::from)
-            .map_err(|_| Error::Config {
-                key: format!("{key}_env"),
-                reason: format!("environment variable `{var}` is not set"),
-            }),
+        (None, Some(var)) => {
+            std::env::var(var)
+                .map(SecretString::from)
+                .map_err(|_| Error::Config {
+                    key: format!("{key}_env"),
+                    reason: format!("environment variable `{var}` is not set"),
+                })
+        }
         (Some(_), Some(_)) => Err(Error::Config {
             key: key.to_owned(),
             reason: format!("give either `{key}` or `{key}_env`, not both"),
@@ -226,7 +232,10 @@ mod tests {
         assert_eq!(s.mode, Mode::Polling);
         assert_eq!(s.api_url, "https://api.telegram.org/");
         assert_eq!(s.poll_timeout, Duration::from_secs(30));
-        assert!(!format!("{s:?}").contains("123:abc"), "the token is never in Debug output");
+        assert!(
+            !format!("{s:?}").contains("123:abc"),
+            "the token is never in Debug output"
+        );
     }
 
     #[test]
@@ -236,22 +245,40 @@ mod tests {
         assert!(err.to_string().contains("poll_timout"), "{err}");
 
         let err = settings(json!({"token": "123:abc", "poll_timeout": "soon"})).unwrap_err();
-        assert!(err.to_string().starts_with("channels.tg.settings.poll_timeout:"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("channels.tg.settings.poll_timeout:"),
+            "{err}"
+        );
 
         let err = settings(json!({"token": "not-a-token"})).unwrap_err();
-        assert!(err.to_string().starts_with("channels.tg.settings.token:"), "{err}");
+        assert!(
+            err.to_string().starts_with("channels.tg.settings.token:"),
+            "{err}"
+        );
         assert!(!err.to_string().contains("not-a-token"), "{err}");
 
         let err = settings(json!({})).unwrap_err();
-        assert!(err.to_string().starts_with("channels.tg.settings.token: missing"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("channels.tg.settings.token: missing"),
+            "{err}"
+        );
 
         let err = settings(json!({"token_env": "OPENMOG_TEST_SURELY_UNSET_VAR"})).unwrap_err();
         assert!(err.to_string().contains("token_env"), "{err}");
 
         let err = settings(json!({"token": "1:a", "mode": "webhook"})).unwrap_err();
-        assert!(err.to_string().starts_with("channels.tg.settings.webhook:"), "{err}");
+        assert!(
+            err.to_string().starts_with("channels.tg.settings.webhook:"),
+            "{err}"
+        );
 
         let err = settings(json!({"token": "1:a", "mode": "webhook", "webhook": {"listen": "127.0.0.1:1", "secret_token": "has space"}})).unwrap_err();
-        assert!(err.to_string().starts_with("channels.tg.settings.webhook.secret_token:"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("channels.tg.settings.webhook.secret_token:"),
+            "{err}"
+        );
     }
 }

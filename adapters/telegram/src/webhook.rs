@@ -37,7 +37,9 @@ pub(crate) async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), ReceiveError> {
     let Some(settings) = channel.settings().webhook.clone() else {
-        return Err(ReceiveError("webhook mode without webhook settings".to_owned()));
+        return Err(ReceiveError(
+            "webhook mode without webhook settings".to_owned(),
+        ));
     };
     let Some(me) = identity(channel, &shutdown).await else {
         return Ok(());
@@ -51,7 +53,9 @@ pub(crate) async fn run(
             .secret_token(settings.secret_token.expose_secret())
             .allowed_updates([AllowedUpdate::Message, AllowedUpdate::CallbackQuery])
             .await
-            .map_err(|err| ReceiveError(format!("setWebhook failed: {}", channel.describe(&err))))?;
+            .map_err(|err| {
+                ReceiveError(format!("setWebhook failed: {}", channel.describe(&err)))
+            })?;
     }
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -66,7 +70,8 @@ pub(crate) async fn run(
     let app = Router::new()
         .route(&settings.path, post(accept))
         .with_state(Accept { tx, secret });
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let server =
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let endpoint = Endpoint {
         channel,
         me,

@@ -18,15 +18,27 @@ async fn a_private_chat_request_is_approved_with_a_tap_and_runs() {
 
     let status = expect(&fake, here, "Deploy api").await;
     let request = request(&fake, here).await;
-    assert!(request.text.contains("restart · restart"), "{}", request.text);
+    assert!(
+        request.text.contains("restart · restart"),
+        "{}",
+        request.text
+    );
     let labels: Vec<&str> = request.buttons.iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(labels.len(), 3, "approve, deny and whole plan: {labels:?}");
 
     // Bob approves from his own private chat is not possible here: the request went to
     // Alice's chat, where Bob presses (Telegram binds the press to Bob's user id).
-    let press = fake.press(here, &bob(), request.message_id, &button(&request, "✅ Approve"));
+    let press = fake.press(
+        here,
+        &bob(),
+        request.message_id,
+        &button(&request, "✅ Approve"),
+    );
     let answer = notice(&fake, &press).await;
-    assert!(answer.contains("approved by Bob"), "the press is answered with a notice: {answer}");
+    assert!(
+        answer.contains("approved by Bob"),
+        "the press is answered with a notice: {answer}"
+    );
 
     expect(&fake, here, "succeeded").await;
     let edited = fake
@@ -34,23 +46,38 @@ async fn a_private_chat_request_is_approved_with_a_tap_and_runs() {
         .into_iter()
         .find(|m| m.message_id == request.message_id)
         .unwrap();
-    assert!(edited.text.starts_with("✓ Approved by Bob"), "the request shows the outcome: {}", edited.text);
+    assert!(
+        edited.text.starts_with("✓ Approved by Bob"),
+        "the request shows the outcome: {}",
+        edited.text
+    );
     assert!(edited.buttons.is_empty(), "and loses its buttons");
     let status = fake
         .messages(here)
         .into_iter()
         .find(|m| m.message_id == status.message_id)
         .unwrap();
-    assert!(status.text.contains("2/2 steps done"), "one status message, edited: {}", status.text);
+    assert!(
+        status.text.contains("2/2 steps done"),
+        "one status message, edited: {}",
+        status.text
+    );
     assert!(status.text.contains("restarted api"), "{}", status.text);
     assert!(
-        fake.chat_actions().iter().any(|(chat, action)| chat.chat_id == ALICE && action == "typing"),
+        fake.chat_actions()
+            .iter()
+            .any(|(chat, action)| chat.chat_id == ALICE && action == "typing"),
         "a typing indicator while steps ran"
     );
     let decisions = bot.audit_of("decision").await;
     assert_eq!(decisions.len(), 1);
     assert_eq!(decisions[0].0, "bob");
-    assert!(decisions[0].2["evidence"].as_str().unwrap().contains("telegram user 1002"));
+    assert!(
+        decisions[0].2["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("telegram user 1002")
+    );
     bot.stop().await;
     fake.stop().await;
 }
@@ -67,9 +94,16 @@ async fn a_forum_topic_keeps_the_conversation_in_its_topic() {
     fake.user_says(topic, &alice(), "@openmog_bot deploy web");
     let request = request(&fake, topic).await;
     assert!(request.text.contains("web"), "{}", request.text);
-    assert_eq!(request.thread_id, Some(TOPIC), "the request is posted in the topic");
+    assert_eq!(
+        request.thread_id,
+        Some(TOPIC),
+        "the request is posted in the topic"
+    );
     assert!(
-        !fake.all_messages().iter().any(|m| m.text.contains("Deploy api")),
+        !fake
+            .all_messages()
+            .iter()
+            .any(|m| m.text.contains("Deploy api")),
         "an unaddressed group message gets no answer"
     );
 
@@ -78,7 +112,9 @@ async fn a_forum_topic_keeps_the_conversation_in_its_topic() {
     let report = expect(&fake, topic, "succeeded").await;
     assert_eq!(report.thread_id, Some(TOPIC));
     assert!(
-        fake.messages(ChatRef::group(GROUP)).iter().all(|m| m.thread_id == Some(TOPIC)),
+        fake.messages(ChatRef::group(GROUP))
+            .iter()
+            .all(|m| m.thread_id == Some(TOPIC)),
         "everything stays in the topic"
     );
     bot.stop().await;
@@ -100,7 +136,12 @@ async fn presses_that_may_not_decide_get_a_notice_and_change_nothing() {
     assert!(answer.contains("not one of the approvers"), "{answer}");
 
     // A stranger.
-    let press = fake.press(group, &openmog_telegram::fake::TgUser::new(9999, "Mallory"), request.message_id, &approve);
+    let press = fake.press(
+        group,
+        &openmog_telegram::fake::TgUser::new(9999, "Mallory"),
+        request.message_id,
+        &approve,
+    );
     let answer = notice(&fake, &press).await;
     assert!(answer.contains("don't know you"), "{answer}");
 
@@ -118,12 +159,29 @@ async fn presses_that_may_not_decide_get_a_notice_and_change_nothing() {
         .into_iter()
         .map(|(_, _, data)| data["reason"].as_str().unwrap_or_default().to_owned())
         .collect();
-    assert!(refused.contains(&"not an approver".to_owned()), "{refused:?}");
-    assert!(refused.contains(&"already settled".to_owned()), "{refused:?}");
-    assert_eq!(bot.audit_of("inbound.refused").await.len(), 1, "the stranger is audited");
-    assert_eq!(bot.audit_of("decision").await.len(), 1, "one decision took effect");
     assert!(
-        !fake.messages(group).iter().any(|m| m.text.contains("not one of the approvers")),
+        refused.contains(&"not an approver".to_owned()),
+        "{refused:?}"
+    );
+    assert!(
+        refused.contains(&"already settled".to_owned()),
+        "{refused:?}"
+    );
+    assert_eq!(
+        bot.audit_of("inbound.refused").await.len(),
+        1,
+        "the stranger is audited"
+    );
+    assert_eq!(
+        bot.audit_of("decision").await.len(),
+        1,
+        "one decision took effect"
+    );
+    assert!(
+        !fake
+            .messages(group)
+            .iter()
+            .any(|m| m.text.contains("not one of the approvers")),
         "refusals are notices, not group messages"
     );
     bot.stop().await;
@@ -139,15 +197,24 @@ async fn a_press_on_a_superseded_plan_changes_nothing() {
     let request = request(&fake, here).await;
     fake.user_says(here, &alice(), "/cancel");
     expect(&fake, here, "cancelled").await;
-    fake.wait_until("the request shows it is no longer needed", Duration::from_secs(10), |f| {
-        f.messages(here)
-            .iter()
-            .any(|m| m.message_id == request.message_id && m.text.starts_with("– No longer needed"))
-    })
+    fake.wait_until(
+        "the request shows it is no longer needed",
+        Duration::from_secs(10),
+        |f| {
+            f.messages(here).iter().any(|m| {
+                m.message_id == request.message_id && m.text.starts_with("– No longer needed")
+            })
+        },
+    )
     .await;
 
     // An old client still shows the button; the press reaches the engine.
-    let press = fake.press(here, &bob(), request.message_id, &button(&request, "✅ Approve"));
+    let press = fake.press(
+        here,
+        &bob(),
+        request.message_id,
+        &button(&request, "✅ Approve"),
+    );
     let answer = notice(&fake, &press).await;
     assert!(answer.contains("no longer applies"), "{answer}");
     let refused = bot.audit_of("decision.refused").await;

@@ -64,7 +64,12 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Response {
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().trim_start_matches('/');
     let Some((token, method)) = path
         .strip_prefix("bot")
@@ -101,7 +106,17 @@ async fn handle(State(shared): State<Arc<Shared>>, uri: Uri, body: Bytes) -> Res
         None => {}
     }
 
-    let result = match parse_body(&body) {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let parsed = match content_type.split_once("boundary=") {
+        Some((kind, boundary)) if kind.starts_with("multipart/form-data") => {
+            parse_multipart(&body, boundary.trim_matches('"'))
+        }
+        _ => parse_body(&body),
+    };
+    let result = match parsed {
         Ok(params) => dispatch(&shared, &method, &params).await,
         Err(err) => Err(err),
     };
@@ -138,6 +153,33 @@ fn parse_body(body: &[u8]) -> Result<Value, TgError> {
         Ok(_) => Err(TgError::bad_request("parameters must be a JSON object")),
         Err(err) => Err(TgError::bad_request(&format!("can't parse JSON: {err}"))),
     }
+}
+
+/// A `multipart/form-data` body (teloxide sends methods that may carry files this way) as
+/// a JSON object: text fields as strings, or as JSON where they hold an array or object.
+fn parse_multipart(body: &[u8], boundary: &str) -> Result<Value, TgError> {
+    let text = String::from_utf8_lossy(body);
+    let mut params = serde_json::Map::new();
+    for part in text.split(&format!("--{boundary}")) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+        else {
+            continue;
+        };
+        let value = value.strip_suffix("\r\n").unwrap_or(value);
+        let parsed = if value.starts_with('[') || value.starts_with('{') {
+            serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()))
+        } else {
+            Value::String(value.to_owned())
+        };
+        params.insert(name.to_owned(), parsed);
+    }
+    Ok(Value::Object(params))
 }
 
 fn parse<T: DeserializeOwned>(params: &Value) -> Result<T, TgError> {

@@ -230,7 +230,9 @@ pub fn approval_id(message: &SentMessage) -> String {
 pub async fn notice(fake: &FakeTelegram, callback_id: &str) -> String {
     let what = format!("an answer to button press {callback_id}");
     fake.wait_until(&what, Duration::from_secs(15), |f| {
-        f.callback_answers().iter().any(|a| a.callback_id == callback_id)
+        f.callback_answers()
+            .iter()
+            .any(|a| a.callback_id == callback_id)
     })
     .await;
     fake.callback_answers()
