@@ -41,8 +41,12 @@ impl Peer for TelegramPeer<'_> {
             .into_iter()
             .find(|m| m.text.contains(approval.as_str()))
             .expect("the request is shown");
-        self.fake
-            .press(self.chat(), &alice(), request.message_id, &button(&request, "✅ Approve"));
+        self.fake.press(
+            self.chat(),
+            &alice(),
+            request.message_id,
+            &button(&request, "✅ Approve"),
+        );
     }
 
     async fn visible(&self) -> Vec<String> {

@@ -49,11 +49,18 @@ async fn the_token_is_never_logged_nor_in_errors() {
     assert!(!format!("{channel:?}").contains(TOKEN));
 
     let err = channel
-        .send(&Outbound::text(ConversationRef::new("telegram", "1001"), "k", "hi"))
+        .send(&Outbound::text(
+            ConversationRef::new("telegram", "1001"),
+            "k",
+            "hi",
+        ))
         .await
         .unwrap_err();
     assert!(!err.to_string().contains(TOKEN), "{err}");
-    assert!(err.to_string().contains("[token]") || !err.to_string().contains("/bot"), "{err}");
+    assert!(
+        err.to_string().contains("[token]") || !err.to_string().contains("/bot"),
+        "{err}"
+    );
 
     let sink = InboundSink::new(
         "telegram",
@@ -70,7 +77,16 @@ async fn the_token_is_never_logged_nor_in_errors() {
     channel.receive(sink, shutdown).await.unwrap();
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("getMe failed"), "the failures were logged: {logs}");
-    assert!(!logs.contains(TOKEN), "the token leaked into the logs:\n{logs}");
-    assert!(!logs.contains("AAH-secret"), "part of the token leaked into the logs");
+    assert!(
+        logs.contains("getMe failed"),
+        "the failures were logged: {logs}"
+    );
+    assert!(
+        !logs.contains(TOKEN),
+        "the token leaked into the logs:\n{logs}"
+    );
+    assert!(
+        !logs.contains("AAH-secret"),
+        "part of the token leaked into the logs"
+    );
 }

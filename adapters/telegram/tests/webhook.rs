@@ -79,7 +79,10 @@ async fn updates_arrive_by_webhook_with_the_secret_token_and_others_are_refused(
     .await;
     assert_eq!(
         fake.webhook(),
-        Some((format!("http://127.0.0.1:{port}/telegram"), Some(SECRET.to_owned())))
+        Some((
+            format!("http://127.0.0.1:{port}/telegram"),
+            Some(SECRET.to_owned())
+        ))
     );
 
     let here = ChatRef::private(ALICE);
@@ -88,14 +91,28 @@ async fn updates_arrive_by_webhook_with_the_secret_token_and_others_are_refused(
 
     let forged = r#"{"update_id": 999, "message": {"message_id": 1, "date": 0, "chat": {"id": 1001, "type": "private", "first_name": "A"}, "from": {"id": 1002, "is_bot": false, "first_name": "Bob"}, "text": "say 8"}}"#;
     assert_eq!(post(port, None, forged).await, 401, "no secret: refused");
-    assert_eq!(post(port, Some("wrong"), forged).await, 401, "wrong secret: refused");
-    assert_eq!(post(port, Some(SECRET), "{not json").await, 200, "garbage is dropped, not retried forever");
+    assert_eq!(
+        post(port, Some("wrong"), forged).await,
+        401,
+        "wrong secret: refused"
+    );
+    assert_eq!(
+        post(port, Some(SECRET), "{not json").await,
+        200,
+        "garbage is dropped, not retried forever"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
-        !fake.messages(here).iter().any(|m| m.text.contains("line 8")),
+        !fake
+            .messages(here)
+            .iter()
+            .any(|m| m.text.contains("line 8")),
         "a forged update did nothing"
     );
     running.shutdown(Duration::from_secs(5)).await;
-    assert!(fake.webhook().is_some(), "stopping does not unhook other instances");
+    assert!(
+        fake.webhook().is_some(),
+        "stopping does not unhook other instances"
+    );
     fake.stop().await;
 }

@@ -10,6 +10,7 @@ use openmog::engine::Engine;
 use openmog::store;
 use tracing_subscriber::EnvFilter;
 
+use crate::channels;
 use crate::cli::{AuditCommand, Cli, Command, ConfigCommand};
 
 /// How long a stopping engine may take to finish steps and flush the outbox.
@@ -27,6 +28,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         .chain([ConfigSource::Env])
         .collect();
     let load = || config::load(&sources).context("the configuration is invalid");
+    let origin = cli
+        .config
+        .iter()
+        .map(|p| p.display().to_string())
+        .chain(["OPENMOG_* environment".to_owned()])
+        .collect::<Vec<_>>()
+        .join(" + ");
     match cli.command {
         Command::Config(ConfigCommand::Schema) => {
             print!("{}", config::json_schema());
@@ -34,6 +42,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Config(ConfigCommand::Check) => {
             let config = load()?;
+            // Adapters check their own settings; building them opens no connection.
+            channels::wire(Engine::builder(config.clone()), &config, &origin)?;
             println!(
                 "configuration OK: {} contact(s), {} authorization rule(s), {} plan rule(s), {} channel(s)",
                 config.contacts.len(),
@@ -44,7 +54,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Chat => chat(load()?).await,
-        Command::Run => serve(load()?).await,
+        Command::Run => serve(load()?, &origin).await,
         Command::Plans { all } => {
             let store = store::open(&load()?.store.url).await?;
             let plans = store.plans(!all, 100).await?;
@@ -127,17 +137,10 @@ async fn chat(mut config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let mut builder = Engine::builder(config.clone());
-    for (name, channel) in config.channels.iter().filter(|(_, c)| c.enabled) {
-        builder = match channel.kind.as_str() {
-            "terminal" => builder.channel(TerminalChannel::stdio(name)),
-            other => bail!(
-                "channels.{name}.kind: `{other}` is not a channel this binary knows (known: terminal)"
-            ),
-        };
-    }
-    let engine = builder.build().await?;
+async fn serve(config: Config, origin: &str) -> anyhow::Result<()> {
+    let engine = channels::wire(Engine::builder(config.clone()), &config, origin)?
+        .build()
+        .await?;
     tracing::info!(
         channels = config.channels.values().filter(|c| c.enabled).count(),
         "openmog running"

@@ -1,6 +1,7 @@
 //! The `openmog` command: parses arguments, loads configuration and wires channels,
 //! planner, skills and store into the engine. Behaviour lives in the `openmog` library.
 
+mod channels;
 mod cli;
 mod commands;
 

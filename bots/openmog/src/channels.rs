@@ -1,0 +1,33 @@
+//! Which adapter each configured channel kind is: the one place that knows them all.
+
+use anyhow::{anyhow, bail};
+use openmog::channel::TerminalChannel;
+use openmog::config::Config;
+use openmog::engine::EngineBuilder;
+use openmog_telegram::TelegramChannel;
+
+/// The channel kinds this binary can run.
+pub const KNOWN: &[&str] = &["terminal", "telegram"];
+
+/// Adds every enabled channel of `config` to `builder`. `origin` names the configuration
+/// files, so a bad setting is reported with its file and key.
+pub fn wire(
+    mut builder: EngineBuilder,
+    config: &Config,
+    origin: &str,
+) -> anyhow::Result<EngineBuilder> {
+    for (name, channel) in config.channels.iter().filter(|(_, c)| c.enabled) {
+        builder = match channel.kind.as_str() {
+            "terminal" => builder.channel(TerminalChannel::stdio(name)),
+            "telegram" => builder.channel(
+                TelegramChannel::from_config(name, channel)
+                    .map_err(|err| anyhow!("{origin}: {err}"))?,
+            ),
+            other => bail!(
+                "{origin}: channels.{name}.kind: `{other}` is not a channel this binary knows (known: {})",
+                KNOWN.join(", ")
+            ),
+        };
+    }
+    Ok(builder)
+}
