@@ -1,1 +1,106 @@
-fn main() {}
+//! Sustained send rate against the fake Bot API enforcing Telegram's published limits
+//! (1 message/s per chat, 20/min per group, 30/s overall), as a fraction of the allowed
+//! rate, through the real pacing layer, outbox and teloxide client.
+//!
+//! Run with: `cargo bench -p openmog-telegram --bench send_rate` (prints a table). Without
+//! `--bench` (as `cargo test --all-targets` runs it) it does a short smoke run.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openmog::channel::Paced;
+use openmog::clock::{SystemClock, Timestamp};
+use openmog::config::Pacing;
+use openmog::domain::{ConversationRef, Outbound};
+use openmog::outbox::{OutboxSender, RetryPolicy};
+use openmog::store::{Effects, MemoryStore, SharedStore};
+use openmog_telegram::fake::{ChatRef, FakeTelegram, Limits, TgUser};
+use openmog_telegram::{TelegramChannel, TelegramSettings};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+const TOKEN: &str = "123456:bench-token";
+
+struct Outcome {
+    messages: usize,
+    elapsed: Duration,
+    rate_limited: usize,
+}
+
+/// Sends `per_chat` messages to each of `chats` private chats and times the whole run.
+async fn run(chats: i64, per_chat: usize) -> Outcome {
+    let fake = FakeTelegram::start(TOKEN).await;
+    fake.set_limits(Limits::telegram());
+    for chat in 1..=chats {
+        fake.user_says(ChatRef::private(chat), &TgUser::new(chat, "user"), "hi");
+    }
+    let settings: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_value(serde_json::json!({"token": TOKEN, "api_url": fake.api_url()}))
+            .unwrap();
+    let settings = TelegramSettings::from_map("telegram", &settings).unwrap();
+    let channel = TelegramChannel::new("telegram", settings).unwrap();
+    let store: SharedStore = Arc::new(MemoryStore::new());
+    let mut effects = Effects::none();
+    for i in 0..per_chat {
+        for chat in 1..=chats {
+            effects.send(Outbound::text(
+                ConversationRef::new("telegram", chat.to_string()),
+                format!("bench-{chat}-{i}"),
+                format!("message {i}"),
+            ));
+        }
+    }
+    let messages = effects.outbox.len();
+    store.apply(&effects, Timestamp(0)).await.unwrap();
+    let sender = OutboxSender::new(
+        Arc::new(Paced::new(channel, Pacing::default_for("telegram"))),
+        Arc::clone(&store),
+        Arc::new(SystemClock),
+        Arc::new(Notify::new()),
+        RetryPolicy::default(),
+        Duration::from_millis(10),
+    );
+    let shutdown = CancellationToken::new();
+    let started = Instant::now();
+    let task = tokio::spawn(sender.run(shutdown.clone()));
+    while store.outbox_depth().await.unwrap() > 0 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let elapsed = started.elapsed();
+    shutdown.cancel();
+    let _ = task.await;
+    let rate_limited = fake.rate_limited();
+    assert_eq!(fake.all_messages().len(), messages, "every message arrived");
+    fake.stop().await;
+    Outcome {
+        messages,
+        elapsed,
+        rate_limited,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let full = std::env::args().any(|a| a == "--bench");
+    let (chats, per_chat, single) = if full { (40, 8, 12) } else { (8, 2, 3) };
+    println!("| scenario | messages | elapsed | achieved | allowed | fraction | 429s |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, chats, per_chat) in [
+        (format!("{chats} private chats at once"), chats, per_chat),
+        ("one private chat".to_owned(), 1, single),
+    ] {
+        let o = run(chats, per_chat).await;
+        // n messages paced at r per second take (n - 1) / r: the first goes at once.
+        let achieved = (o.messages - 1) as f64 / o.elapsed.as_secs_f64();
+        // 1/s to each chat, 30/s in all.
+        let allowed = (chats as f64).min(30.0);
+        println!(
+            "| {name} | {} | {:.2} s | {achieved:.2}/s | {allowed:.0}/s | {:.3} | {} |",
+            o.messages,
+            o.elapsed.as_secs_f64(),
+            achieved / allowed,
+            o.rate_limited
+        );
+    }
+}
