@@ -8,7 +8,7 @@ use std::time::Duration;
 use openmog::channel::{Channel, MemoryChannel, MemoryChannelHandle, Paced, SendError};
 use openmog::clock::{Clock, TokioTime};
 use openmog::config::{Pacing, Rate};
-use openmog::domain::{ConversationRef, Outbound, OutboundBody};
+use openmog::domain::{ConversationRef, Outbound};
 use openmog::outbox::{OutboxSender, RetryPolicy};
 use openmog::store::{Effects, MemoryStore, SharedStore};
 use tokio::sync::Notify;

@@ -342,7 +342,7 @@ async fn plan_request(
             json!({"problems": problems}),
         ));
         tx.reply(
-            &asker,
+            asker,
             format!(
                 "I could not make a valid plan:\n  {}",
                 problems.join("\n  ")
@@ -406,7 +406,7 @@ async fn plan_request(
         plan.notes
             .insert("rejected".to_owned(), forbidden.join("; "));
         tx.reply(
-            &asker,
+            asker,
             format!(
                 "{summary}\nRejected: nothing was run. {}",
                 forbidden.join("; ")

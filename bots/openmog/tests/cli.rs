@@ -12,8 +12,12 @@ fn check(config: &str) -> (bool, String) {
         .env_remove("OPENMOG_CHANNELS__TELEGRAM__SETTINGS__TOKEN")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text.replace(path.to_str().unwrap(), "FILE"))
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (
+        out.status.success(),
+        text.replace(path.to_str().unwrap(), "FILE"),
+    )
 }
 
 #[test]
@@ -21,14 +25,23 @@ fn telegram_settings_are_checked_with_file_and_key() {
     let (ok, text) = check("[channels.telegram]\nkind = \"telegram\"\n");
     assert!(!ok);
     assert!(text.contains("FILE"), "{text}");
-    assert!(text.contains("channels.telegram.settings.token: missing"), "{text}");
+    assert!(
+        text.contains("channels.telegram.settings.token: missing"),
+        "{text}"
+    );
 
     let (ok, text) = check(
         "[channels.telegram]\nkind = \"telegram\"\nsettings = { token = \"123:abcdef\", poll_timeout = \"often\" }\n",
     );
     assert!(!ok);
-    assert!(text.contains("channels.telegram.settings.poll_timeout"), "{text}");
-    assert!(!text.contains("123:abcdef"), "the token is never echoed: {text}");
+    assert!(
+        text.contains("channels.telegram.settings.poll_timeout"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("123:abcdef"),
+        "the token is never echoed: {text}"
+    );
 
     let (ok, text) =
         check("[channels.telegram]\nkind = \"telegram\"\nsettings = { token = \"123:abcdef\" }\n");
