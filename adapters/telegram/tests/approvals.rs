@@ -107,8 +107,13 @@ async fn a_forum_topic_keeps_the_conversation_in_its_topic() {
         "an unaddressed group message gets no answer"
     );
 
-    // A text approval, replying to the request.
-    fake.user_replies(topic, &bob(), "approve", request.message_id);
+    let press = fake.press(
+        topic,
+        &bob(),
+        request.message_id,
+        &button(&request, "✅ Approve"),
+    );
+    assert!(notice(&fake, &press).await.contains("approved by Bob"));
     let report = expect(&fake, topic, "succeeded").await;
     assert_eq!(report.thread_id, Some(TOPIC));
     assert!(
@@ -235,6 +240,84 @@ async fn a_foreign_button_is_dismissed_without_reaching_the_engine() {
     let answer = notice(&fake, &press).await;
     assert!(answer.contains("not one of mine"), "{answer}");
     assert!(bot.audit_of("decision.refused").await.is_empty());
+    bot.stop().await;
+    fake.stop().await;
+}
+
+#[tokio::test]
+async fn text_approvals_by_command_and_by_reply() {
+    let fake = FakeTelegram::start(TOKEN).await;
+    let bot = Bot::in_memory(&fake).await;
+    let group = ChatRef::group(GROUP);
+
+    fake.user_says(group, &alice(), "/deploy@openmog_bot api");
+    let first = request(&fake, group).await;
+    fake.user_says(
+        group,
+        &bob(),
+        &format!("/deny@openmog_bot {}", approval_id(&first)),
+    );
+    expect(&fake, group, "denied by Bob").await;
+
+    fake.user_says(group, &alice(), "@openmog_bot deploy web");
+    fake.wait_until("a second request", Duration::from_secs(10), |f| {
+        f.messages(group)
+            .iter()
+            .any(|m| m.text.contains("Approval needed") && m.text.contains("web"))
+    })
+    .await;
+    let second = fake
+        .messages(group)
+        .into_iter()
+        .find(|m| m.text.contains("Approval needed") && m.text.contains("web"))
+        .unwrap();
+    let reply = fake.user_replies(group, &bob(), "approve", second.message_id);
+    let answer = expect(&fake, group, "approved by Bob").await;
+    assert_eq!(
+        answer.reply_to,
+        Some(reply),
+        "the answer is a threaded reply"
+    );
+    expect(&fake, group, "Plan").await;
+    fake.wait_until("the second plan to succeed", Duration::from_secs(10), |f| {
+        f.messages(group)
+            .iter()
+            .any(|m| m.text.contains("succeeded") && m.text.contains("web"))
+    })
+    .await;
+    bot.stop().await;
+    fake.stop().await;
+}
+
+#[tokio::test]
+async fn long_text_is_split_at_telegrams_limit_escaped_and_complete() {
+    let fake = FakeTelegram::start(TOKEN).await;
+    let bot = Bot::in_memory(&fake).await;
+    let here = ChatRef::private(ALICE);
+    // The plan title repeats the request: the summary is over 4096 units.
+    let words: Vec<String> = (0..700).map(|i| format!("<w{i}>&")).collect();
+    let request = format!("shout {}", words.join(" "));
+    fake.user_says(here, &alice(), &request);
+    fake.wait_until("the long summary", Duration::from_secs(10), |f| {
+        f.messages(here).iter().any(|m| m.text.contains("<w699>&"))
+    })
+    .await;
+    let texts: Vec<String> = fake.messages(here).into_iter().map(|m| m.text).collect();
+    assert!(
+        texts.len() >= 2,
+        "split into several messages: {}",
+        texts.len()
+    );
+    for text in &texts {
+        assert!(text.encode_utf16().count() <= 4096, "each part fits");
+    }
+    let all = texts.concat();
+    for word in &words {
+        assert!(
+            all.contains(word.as_str()),
+            "{word} arrived, unescaped as the user wrote it"
+        );
+    }
     bot.stop().await;
     fake.stop().await;
 }

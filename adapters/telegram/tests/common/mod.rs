@@ -92,6 +92,12 @@ steps = [
 ]
 
 [[planner.rules]]
+name = "shout"
+pattern = 'shout (?P<text>.+)'
+title = "Shout ${text}"
+steps = [{ key = "shout", skill = "echo", args = { text = "${text}" } }]
+
+[[planner.rules]]
 name = "say"
 pattern = 'say (?P<n>\d+)'
 title = "Say ${n}"
