@@ -110,14 +110,21 @@ impl OutboxSender {
     pub async fn send_due(&self, name: &str) -> crate::Result<usize> {
         let due = self.store.outbox_due(name, self.clock.now(), 64).await?;
         let handled = due.len();
-        join_all(due.into_iter().map(|item| self.send_one(item))).await;
+        join_all(due.into_iter().map(|item| {
+            let span = tracing::debug_span!(
+                "outbound",
+                channel = %item.message.conversation.channel,
+                conversation = %item.message.conversation.id,
+                key = %item.message.idempotency_key
+            );
+            tracing::Instrument::instrument(self.send_one(item), span)
+        }))
+        .await;
         Ok(handled)
     }
 
     async fn send_one(&self, mut item: OutboxItem) {
         let key = item.message.idempotency_key.clone();
-        let span = tracing::debug_span!("outbound", channel = %item.message.conversation.channel, conversation = %item.message.conversation.id, key = %key);
-        let _guard = span.enter();
         let result = match self.resolve_edit_target(&mut item).await {
             Ok(()) => self.channel.send(&item.message).await,
             Err(err) => Err(SendError::Transient(format!(

@@ -8,14 +8,7 @@ use crate::policy::Directory;
 
 /// The plan as proposed: each step with what policy decided for it.
 pub(super) fn plan_summary(plan: &PlanRecord, directory: &Directory) -> String {
-    let mut text = format!(
-        "Plan {} (v{}): {} — {} step{}",
-        plan.id,
-        plan.version,
-        plan.title,
-        plan.steps.len(),
-        plural(plan.steps.len())
-    );
+    let mut text = headline(plan, "");
     for (i, step) in plan.steps.iter().enumerate() {
         text.push_str(&format!(
             "\n  {}. {} · {} — {}",
@@ -41,14 +34,8 @@ pub(super) fn plan_summary(plan: &PlanRecord, directory: &Directory) -> String {
 /// message on channels that can edit.
 pub(super) fn plan_status(plan: &PlanRecord, directory: &Directory) -> String {
     let done = plan.steps.iter().filter(|s| s.state.is_terminal()).count();
-    let mut text = format!(
-        "Plan {} (v{}): {} — {done}/{} step{} done",
-        plan.id,
-        plan.version,
-        plan.title,
-        plan.steps.len(),
-        plural(plan.steps.len())
-    );
+    let mut text = headline(plan, &format!("{done}/"));
+    text.push_str(" done");
     for (i, step) in plan.steps.iter().enumerate() {
         let now = match step.state {
             StepState::Running => "running…".to_owned(),
@@ -79,6 +66,18 @@ pub(super) fn plan_status(plan: &PlanRecord, directory: &Directory) -> String {
         ));
     }
     text
+}
+
+/// `Plan p-k3m9x2 (v1): Deploy api — 3 steps`, with `done` (`2/`) before the count.
+fn headline(plan: &PlanRecord, done: &str) -> String {
+    format!(
+        "Plan {} (v{}): {} — {done}{} step{}",
+        plan.id,
+        plan.version,
+        plan.title,
+        plan.steps.len(),
+        plural(plan.steps.len())
+    )
 }
 
 fn verdict_text(step: &StepRecord, directory: &Directory) -> String {

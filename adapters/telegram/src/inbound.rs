@@ -216,7 +216,7 @@ mod tests {
     }
 
     fn update(value: serde_json::Value) -> Update {
-        serde_json::from_value(value).expect("a valid update")
+        serde_json::from_str(&value.to_string()).expect("a valid update")
     }
 
     fn message(chat: serde_json::Value, text: &str, extra: serde_json::Value) -> Update {
