@@ -1,5 +1,6 @@
 //! Splitting long messages for platforms with a length limit, on the most natural boundary
-//! that fits: a paragraph, then a line, then a word, then anywhere.
+//! that fits: a paragraph, then a line, then a word, then anywhere. A fenced code block cut
+//! in two is closed at the end of one part and reopened at the start of the next.
 
 /// Length as platforms with a limit count it: UTF-16 code units (Telegram's measure; never
 /// fewer than characters, so it is safe for platforms that count characters).
@@ -7,14 +8,59 @@ pub fn message_units(text: &str) -> usize {
     text.encode_utf16().count()
 }
 
+/// Room kept in each part for closing a code fence and reopening it (with a language tag of
+/// up to [`MAX_FENCE_TAG`] characters) in the next.
+const FENCE_ROOM: usize = 3 + MAX_FENCE_TAG + 1 + 1 + 3;
+
+/// The longest language tag carried over when a code block is reopened.
+const MAX_FENCE_TAG: usize = 16;
+
 /// Splits `text` into chunks of at most `max_units` ([`message_units`]), cutting at the last
 /// paragraph break that fits, else the last line break, else the last space, else the last
 /// character that fits. Only whitespace at the cuts is lost; every other character is kept,
-/// in order. `max_units == 0` means no limit.
+/// in order. A ```` ``` ```` code block that is cut is closed and reopened, so each part
+/// renders as code. `max_units == 0` means no limit.
 pub fn split_message(text: &str, max_units: usize) -> Vec<String> {
     if max_units == 0 || message_units(text) <= max_units {
         return vec![text.to_owned()];
     }
+    if !text.contains("```") || max_units <= FENCE_ROOM * 2 {
+        return split_plain(text, max_units);
+    }
+    let mut open: Option<String> = None;
+    split_plain(text, max_units - FENCE_ROOM)
+        .into_iter()
+        .map(|part| {
+            let mut fenced = String::with_capacity(part.len() + FENCE_ROOM);
+            if let Some(opening) = &open {
+                fenced.push_str(opening);
+                fenced.push('\n');
+            }
+            for line in part.lines() {
+                let line = line.trim_start();
+                if let Some(tag) = line.strip_prefix("```") {
+                    open = match open {
+                        Some(_) => None,
+                        None => Some(format!(
+                            "```{}",
+                            tag.chars()
+                                .take_while(|c| c.is_ascii_alphanumeric())
+                                .take(MAX_FENCE_TAG)
+                                .collect::<String>()
+                        )),
+                    };
+                }
+            }
+            fenced.push_str(&part);
+            if open.is_some() {
+                fenced.push_str("\n```");
+            }
+            fenced
+        })
+        .collect()
+}
+
+fn split_plain(text: &str, max_units: usize) -> Vec<String> {
     let mut chunks = Vec::new();
     let mut rest = text;
     while message_units(rest) > max_units {
@@ -98,6 +144,24 @@ mod tests {
         let chunks = split_message(text, 4);
         assert_eq!(chunks, ["😀😀", "😀😀", "😀"]);
         assert!(chunks.iter().all(|c| message_units(c) <= 4));
+    }
+
+    #[test]
+    fn a_cut_code_block_is_closed_and_reopened() {
+        let code: String = (0..40).map(|i| format!("let x{i} = {i};\n")).collect();
+        let text = format!("Output:\n```rust\n{code}```\nDone.");
+        let parts = split_message(&text, 200);
+        assert!(parts.len() > 2, "{parts:#?}");
+        for part in &parts {
+            assert!(message_units(part) <= 200, "{part}");
+            assert_eq!(part.matches("```").count() % 2, 0, "balanced fences: {part}");
+        }
+        assert!(parts[1].starts_with("```rust\n"), "reopened with its language: {}", parts[1]);
+        let joined = parts.concat();
+        for i in 0..40 {
+            assert!(joined.contains(&format!("let x{i} = {i};")));
+        }
+        assert!(joined.ends_with("Done."));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod chunk;
 pub mod conformance;
+pub mod decisions;
 mod memory;
 mod paced;
 mod sink;

@@ -50,8 +50,9 @@ impl std::fmt::Debug for TelegramChannel {
 impl TelegramChannel {
     /// A channel named `name` with `settings`.
     pub fn new(name: impl Into<String>, settings: TelegramSettings) -> Result<Self, Error> {
+        let name = name.into();
         let api_url = url::Url::parse(&settings.api_url).map_err(|err| Error::Config {
-            key: "api_url".to_owned(),
+            key: format!("channels.{name}.settings.api_url"),
             reason: err.to_string(),
         })?;
         let bot = |timeout| -> Result<Bot, Error> {
@@ -63,7 +64,7 @@ impl TelegramChannel {
                 .set_api_url(api_url.clone()))
         };
         Ok(TelegramChannel {
-            name: name.into(),
+            name,
             bot: bot(settings.request_timeout)?,
             poller: bot(settings.poll_timeout + settings.request_timeout)?,
             settings,

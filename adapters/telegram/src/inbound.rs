@@ -9,7 +9,7 @@ use teloxide::types::{
 };
 
 use crate::address::{Place, message_event, press_event};
-use crate::render::{find_approval_id, parse_callback};
+use openmog::channel::decisions::{find_approval_id, parse_decision_data, reply_decision};
 
 /// Who the bot is, as `getMe` said.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,26 +153,9 @@ fn strip_mention(text: &str, mention: &str) -> String {
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// "approve", "deny", "approve plan" (and a few obvious synonyms) said in reply to a request.
-fn reply_decision(text: &str) -> Option<&'static str> {
-    match text
-        .trim()
-        .trim_end_matches(['.', '!'])
-        .to_lowercase()
-        .as_str()
-    {
-        "approve" | "approved" | "yes" | "ok" | "👍" => Some("approve"),
-        "approve plan" | "approve the plan" | "approve whole plan" | "approve the whole plan" => {
-            Some("approve plan")
-        }
-        "deny" | "denied" | "no" | "👎" => Some("deny"),
-        _ => None,
-    }
-}
-
 fn convert_press(channel: &str, query: &CallbackQuery) -> Incoming {
     let callback_id = query.id.0.clone();
-    let Some((verdict, scope, approval)) = query.data.as_deref().and_then(parse_callback) else {
+    let Some((verdict, scope, approval)) = query.data.as_deref().and_then(parse_decision_data) else {
         return Incoming::Dismiss {
             callback_id,
             notice: "This button is not one of mine.".to_owned(),

@@ -26,6 +26,6 @@ pub use address::{Answered, Place};
 pub use channel::{MAX_MESSAGE_UNITS, TelegramChannel};
 pub use error::Error;
 pub use inbound::{Identity, Incoming, convert};
-pub use render::{approval_keyboard, approval_text, callback_data, escape, html, parse_callback};
+pub use render::{approval_keyboard, approval_text, escape, html};
 pub use settings::{Mode, TelegramSettings, WebhookSettings};
 pub use webhook::SECRET_HEADER;

@@ -1,7 +1,8 @@
 //! What the bot's messages look like in Telegram: plain text as HTML with `code` spans,
-//! approval requests with inline buttons, and the buttons' callback data.
+//! and approval requests with inline buttons.
 
-use openmog::domain::{ApprovalId, ApprovalPrompt, DecisionScope, Verdict};
+use openmog::channel::decisions::decision_data;
+use openmog::domain::{ApprovalPrompt, DecisionScope, Verdict};
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 
 /// Escapes text for Telegram's HTML parse mode.
@@ -81,59 +82,20 @@ pub fn approval_keyboard(prompt: &ApprovalPrompt) -> InlineKeyboardMarkup {
     let mut rows = vec![vec![
         InlineKeyboardButton::callback(
             "✅ Approve",
-            callback_data(Verdict::Approve, DecisionScope::Step, id),
+            decision_data(Verdict::Approve, DecisionScope::Step, id),
         ),
         InlineKeyboardButton::callback(
             "⛔ Deny",
-            callback_data(Verdict::Deny, DecisionScope::Step, id),
+            decision_data(Verdict::Deny, DecisionScope::Step, id),
         ),
     ]];
     if prompt.whole_plan {
         rows.push(vec![InlineKeyboardButton::callback(
             "✅ Approve the whole plan",
-            callback_data(Verdict::Approve, DecisionScope::Plan, id),
+            decision_data(Verdict::Approve, DecisionScope::Plan, id),
         )]);
     }
     InlineKeyboardMarkup::new(rows)
-}
-
-/// A button's callback data: `om:<a|p|d>:<approval>` (well under Telegram's 64 bytes).
-pub fn callback_data(verdict: Verdict, scope: DecisionScope, approval: &ApprovalId) -> String {
-    let verb = match (verdict, scope) {
-        (Verdict::Deny, _) => "d",
-        (Verdict::Approve, DecisionScope::Plan) => "p",
-        (Verdict::Approve, DecisionScope::Step) => "a",
-    };
-    format!("om:{verb}:{approval}")
-}
-
-/// Reads a button's callback data; `None` if it is not one of ours.
-pub fn parse_callback(data: &str) -> Option<(Verdict, DecisionScope, ApprovalId)> {
-    let rest = data.strip_prefix("om:")?;
-    let (verb, approval) = rest.split_once(':')?;
-    let (verdict, scope) = match verb {
-        "a" => (Verdict::Approve, DecisionScope::Step),
-        "p" => (Verdict::Approve, DecisionScope::Plan),
-        "d" => (Verdict::Deny, DecisionScope::Step),
-        _ => return None,
-    };
-    let valid = approval.starts_with("a-")
-        && approval.len() <= 32
-        && approval[2..].chars().all(|c| c.is_ascii_alphanumeric());
-    valid.then(|| (verdict, scope, ApprovalId::from(approval)))
-}
-
-/// The first approval id (`a-` and six id characters) in `text`.
-pub fn find_approval_id(text: &str) -> Option<ApprovalId> {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-        .find(|word| {
-            word.len() == 8
-                && word.starts_with("a-")
-                && word[2..]
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-        })
-        .map(ApprovalId::from)
 }
 
 #[cfg(test)]
@@ -154,30 +116,5 @@ mod tests {
             "line <code>a</code>\nnext ` odd"
         );
         assert_eq!(html("empty `` pair"), "empty `` pair");
-    }
-
-    #[test]
-    fn callback_data_round_trips_and_rejects_strangers() {
-        let id = ApprovalId::new();
-        for (verdict, scope) in [
-            (Verdict::Approve, DecisionScope::Step),
-            (Verdict::Approve, DecisionScope::Plan),
-            (Verdict::Deny, DecisionScope::Step),
-        ] {
-            let data = callback_data(verdict, scope, &id);
-            assert!(data.len() <= 64);
-            assert_eq!(parse_callback(&data), Some((verdict, scope, id.clone())));
-        }
-        assert_eq!(parse_callback("om:x:a-abcdef"), None);
-        assert_eq!(parse_callback("om:a:p-abcdef"), None);
-        assert_eq!(parse_callback("om:a:a-ab cd"), None);
-        assert_eq!(parse_callback("something else"), None);
-    }
-
-    #[test]
-    fn finds_the_approval_id_in_a_request() {
-        let text = "Approval needed · a-7hq4rt\nrestart · shell";
-        assert_eq!(find_approval_id(text), Some(ApprovalId::from("a-7hq4rt")));
-        assert_eq!(find_approval_id("plan p-7hq4rt"), None);
     }
 }

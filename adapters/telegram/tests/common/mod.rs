@@ -226,7 +226,7 @@ pub fn button(message: &SentMessage, label: &str) -> String {
 
 /// The approval id a request shows.
 pub fn approval_id(message: &SentMessage) -> String {
-    openmog_telegram::parse_callback(&button(message, "Approve"))
+    openmog::channel::decisions::parse_decision_data(&button(message, "Approve"))
         .expect("our callback data")
         .2
         .to_string()
