@@ -21,14 +21,24 @@ const MAX_FENCE_TAG: usize = 16;
 /// in order. A ```` ``` ```` code block that is cut is closed and reopened, so each part
 /// renders as code. `max_units == 0` means no limit.
 pub fn split_message(text: &str, max_units: usize) -> Vec<String> {
-    if max_units == 0 || message_units(text) <= max_units {
+    split_message_by(text, max_units, &message_units)
+}
+
+/// [`split_message`] with the platform's own measure of a text, e.g. its length once the
+/// channel has escaped it ([`super::Channel::measure`]). `measure` must grow with the text.
+pub fn split_message_by(
+    text: &str,
+    max_units: usize,
+    measure: &dyn Fn(&str) -> usize,
+) -> Vec<String> {
+    if max_units == 0 || measure(text) <= max_units {
         return vec![text.to_owned()];
     }
     if !text.contains("```") || max_units <= FENCE_ROOM * 2 {
-        return split_plain(text, max_units);
+        return split_plain(text, max_units, measure);
     }
     let mut open: Option<String> = None;
-    split_plain(text, max_units - FENCE_ROOM)
+    split_plain(text, max_units - FENCE_ROOM, measure)
         .into_iter()
         .map(|part| {
             let mut fenced = String::with_capacity(part.len() + FENCE_ROOM);
@@ -60,11 +70,11 @@ pub fn split_message(text: &str, max_units: usize) -> Vec<String> {
         .collect()
 }
 
-fn split_plain(text: &str, max_units: usize) -> Vec<String> {
+fn split_plain(text: &str, max_units: usize, measure: &dyn Fn(&str) -> usize) -> Vec<String> {
     let mut chunks = Vec::new();
     let mut rest = text;
-    while message_units(rest) > max_units {
-        let cut = cut_point(rest, max_units);
+    while measure(rest) > max_units {
+        let cut = cut_point(rest, max_units, measure);
         let (head, tail) = rest.split_at(cut);
         let head = head.trim_end();
         if !head.is_empty() {
@@ -79,16 +89,12 @@ fn split_plain(text: &str, max_units: usize) -> Vec<String> {
 }
 
 /// The byte index to cut `text` at so the head fits in `max_units`; always > 0.
-fn cut_point(text: &str, max_units: usize) -> usize {
-    let mut units = 0;
-    let mut fits = 0;
-    for (i, c) in text.char_indices() {
-        units += c.len_utf16();
-        if units > max_units {
-            break;
-        }
-        fits = i + c.len_utf8();
-    }
+fn cut_point(text: &str, max_units: usize, measure: &dyn Fn(&str) -> usize) -> usize {
+    // The longest prefix (on a character boundary) that fits: a binary search, since the
+    // measure grows with the text.
+    let ends: Vec<usize> = text.char_indices().map(|(i, c)| i + c.len_utf8()).collect();
+    let fitting = ends.partition_point(|&end| measure(&text[..end]) <= max_units);
+    let fits = if fitting == 0 { 0 } else { ends[fitting - 1] };
     if fits == 0 {
         // Not even one character fits (max_units 1 and a surrogate pair): take it anyway.
         return text.chars().next().map_or(text.len(), char::len_utf8);
@@ -147,6 +153,16 @@ mod tests {
     }
 
     #[test]
+    fn the_platform_measure_decides_where_to_cut() {
+        // A platform that escapes every `*` with a backslash counts them twice.
+        let escaped = |t: &str| t.chars().count() + t.matches('*').count();
+        let text = "*a* *b* *c* *d* *e* *f*";
+        let parts = split_message_by(text, 8, &escaped);
+        assert!(parts.iter().all(|p| escaped(p) <= 8), "{parts:?}");
+        assert_eq!(parts.concat().replace(' ', ""), text.replace(' ', ""));
+    }
+
+    #[test]
     fn a_cut_code_block_is_closed_and_reopened() {
         let code: String = (0..40).map(|i| format!("let x{i} = {i};\n")).collect();
         let text = format!("Output:\n```rust\n{code}```\nDone.");
@@ -154,9 +170,17 @@ mod tests {
         assert!(parts.len() > 2, "{parts:#?}");
         for part in &parts {
             assert!(message_units(part) <= 200, "{part}");
-            assert_eq!(part.matches("```").count() % 2, 0, "balanced fences: {part}");
+            assert_eq!(
+                part.matches("```").count() % 2,
+                0,
+                "balanced fences: {part}"
+            );
         }
-        assert!(parts[1].starts_with("```rust\n"), "reopened with its language: {}", parts[1]);
+        assert!(
+            parts[1].starts_with("```rust\n"),
+            "reopened with its language: {}",
+            parts[1]
+        );
         let joined = parts.concat();
         for i in 0..40 {
             assert!(joined.contains(&format!("let x{i} = {i};")));

@@ -47,7 +47,12 @@ pub fn find_approval_id(text: &str) -> Option<ApprovalId> {
 /// The command a reply to an approval request stands for: `approve`, `deny` or
 /// `approve plan` (and obvious synonyms); `None` for anything else.
 pub fn reply_decision(text: &str) -> Option<&'static str> {
-    match text.trim().trim_end_matches(['.', '!']).to_lowercase().as_str() {
+    match text
+        .trim()
+        .trim_end_matches(['.', '!'])
+        .to_lowercase()
+        .as_str()
+    {
         "approve" | "approved" | "yes" | "ok" | "👍" => Some("approve"),
         "approve plan" | "approve the plan" | "approve whole plan" | "approve the whole plan" => {
             Some("approve plan")
@@ -71,9 +76,17 @@ mod tests {
         ] {
             let data = decision_data(verdict, scope, &id);
             assert!(data.len() <= 64);
-            assert_eq!(parse_decision_data(&data), Some((verdict, scope, id.clone())));
+            assert_eq!(
+                parse_decision_data(&data),
+                Some((verdict, scope, id.clone()))
+            );
         }
-        for stranger in ["om:x:a-abcdef", "om:a:p-abcdef", "om:a:a-ab cd", "something else"] {
+        for stranger in [
+            "om:x:a-abcdef",
+            "om:a:p-abcdef",
+            "om:a:a-ab cd",
+            "something else",
+        ] {
             assert_eq!(parse_decision_data(stranger), None, "{stranger}");
         }
     }
@@ -86,7 +99,10 @@ mod tests {
         );
         assert_eq!(find_approval_id("plan p-7hq4rt"), None);
         assert_eq!(reply_decision("Approve!"), Some("approve"));
-        assert_eq!(reply_decision("approve the whole plan"), Some("approve plan"));
+        assert_eq!(
+            reply_decision("approve the whole plan"),
+            Some("approve plan")
+        );
         assert_eq!(reply_decision("why?"), None);
     }
 }

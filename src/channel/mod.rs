@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::domain::{Capabilities, ConversationRef, Outbound, SentRef};
 
-pub use chunk::{message_units, split_message};
+pub use chunk::{message_units, split_message, split_message_by};
 pub use memory::{Delivered, MemoryChannel, MemoryChannelHandle};
 pub use paced::{Paced, TokioClock};
 pub use sink::InboundSink;
@@ -67,6 +67,13 @@ pub trait Channel: Send + Sync + 'static {
     /// What the channel can do beyond text.
     fn capabilities(&self) -> Capabilities {
         Capabilities::default()
+    }
+
+    /// How long `text` is by the platform's measure once this channel has rendered it
+    /// (escaping included); the engine splits text so that each part measures at most
+    /// `capabilities().max_message_chars`. Default: UTF-16 code units of the text as is.
+    fn measure(&self, text: &str) -> usize {
+        message_units(text)
     }
 
     /// Which pacing buckets a conversation shares: platforms limit per chat (so every
@@ -114,6 +121,10 @@ impl<C: Channel + ?Sized> Channel for Arc<C> {
 
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()
+    }
+
+    fn measure(&self, text: &str) -> usize {
+        (**self).measure(text)
     }
 
     fn pace_scope(&self, conversation: &ConversationRef) -> PaceScope {

@@ -154,6 +154,10 @@ impl<C: Channel> Channel for Paced<C> {
         self.inner.capabilities()
     }
 
+    fn measure(&self, text: &str) -> usize {
+        self.inner.measure(text)
+    }
+
     fn pace_scope(&self, conversation: &ConversationRef) -> PaceScope {
         self.inner.pace_scope(conversation)
     }

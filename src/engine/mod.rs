@@ -131,10 +131,6 @@ impl EngineBuilder {
             .into_iter()
             .map(|c| (c.name().to_owned(), c))
             .collect();
-        let capabilities = channels
-            .iter()
-            .map(|(name, c)| (name.clone(), c.capabilities()))
-            .collect();
         Ok(Engine {
             inner: Arc::new(Inner {
                 step_slots: Arc::new(Semaphore::new(self.config.limits.max_concurrent_steps)),
@@ -143,8 +139,7 @@ impl EngineBuilder {
                 store,
                 planner,
                 skills,
-                channels,
-                capabilities: Arc::new(capabilities),
+                channels: Arc::new(channels),
                 clock: self.clock,
                 poll: self.poll,
                 retry: self.retry,
@@ -170,8 +165,7 @@ pub(crate) struct Inner {
     store: SharedStore,
     planner: Arc<dyn Planner>,
     skills: SkillRegistry,
-    channels: BTreeMap<String, SharedChannel>,
-    capabilities: tx::ChannelCapabilities,
+    channels: tx::Channels,
     clock: SharedClock,
     poll: Duration,
     retry: RetryPolicy,
@@ -230,7 +224,7 @@ impl Engine {
         let mut receivers = JoinSet::new();
         let mut workers = JoinSet::new();
         let mut senders = JoinSet::new();
-        for (name, channel) in &self.inner.channels {
+        for (name, channel) in self.inner.channels.iter() {
             let sink = self.sink(name);
             let receiver = Arc::clone(channel);
             let token = intake.clone();
@@ -431,7 +425,7 @@ impl Inner {
 
     /// Effects of a transition whose messages are keyed `prefix:n`.
     fn tx(&self, prefix: String, now: Timestamp) -> Tx {
-        Tx::new(prefix, now, Arc::clone(&self.capabilities))
+        Tx::new(prefix, now, Arc::clone(&self.channels))
     }
 
     fn has_channel(&self, name: &str) -> bool {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::audit::AuditEvent;
-use crate::channel::split_message;
+use crate::channel::{SharedChannel, split_message_by};
 use crate::clock::Timestamp;
 use crate::domain::{
     ApprovalPrompt, Capabilities, ConversationRef, Outbound, OutboundBody, Replaces,
@@ -21,8 +21,8 @@ pub(crate) struct Asker {
     pub(crate) event_id: String,
 }
 
-/// What each channel can do, by name.
-pub(crate) type ChannelCapabilities = Arc<BTreeMap<String, Capabilities>>;
+/// The engine's channels, by name: what each can do, and how it measures text.
+pub(crate) type Channels = Arc<BTreeMap<String, SharedChannel>>;
 
 /// Collects the effects of one transition, giving each message an idempotency key that is
 /// stable for it.
@@ -30,11 +30,11 @@ pub(crate) struct Tx {
     pub(super) effects: Effects,
     pub(super) key_prefix: String,
     pub(super) now: Timestamp,
-    channels: ChannelCapabilities,
+    channels: Channels,
 }
 
 impl Tx {
-    pub(super) fn new(key_prefix: String, now: Timestamp, channels: ChannelCapabilities) -> Self {
+    pub(super) fn new(key_prefix: String, now: Timestamp, channels: Channels) -> Self {
         Tx {
             effects: Effects::none(),
             key_prefix,
@@ -51,7 +51,7 @@ impl Tx {
     fn capabilities(&self, conversation: &ConversationRef) -> Capabilities {
         self.channels
             .get(&conversation.channel)
-            .copied()
+            .map(|c| c.capabilities())
             .unwrap_or_default()
     }
 
@@ -125,9 +125,14 @@ impl Tx {
     /// messages instead, since an edit cannot grow into several.
     fn push(&mut self, message: Outbound) {
         let max = self.capabilities(&message.conversation).max_message_chars;
-        let chunks = match &message.body {
-            OutboundBody::Text { text } => split_message(text, max),
-            OutboundBody::ApprovalRequest(_) => Vec::new(),
+        let chunks = match (
+            &message.body,
+            self.channels.get(&message.conversation.channel),
+        ) {
+            (OutboundBody::Text { text }, Some(channel)) => {
+                split_message_by(text, max, &|part| channel.measure(part))
+            }
+            _ => Vec::new(),
         };
         if chunks.len() <= 1 {
             self.effects.send(message);
@@ -156,15 +161,16 @@ mod tests {
     use super::*;
 
     fn tx(max_message_chars: usize, edit: bool) -> Tx {
-        let mut channels = BTreeMap::new();
-        channels.insert(
-            "chat".to_owned(),
+        let (channel, _) = crate::channel::MemoryChannel::with_capabilities(
+            "chat",
             Capabilities {
                 edit,
                 buttons: false,
                 max_message_chars,
             },
         );
+        let mut channels: BTreeMap<String, SharedChannel> = BTreeMap::new();
+        channels.insert("chat".to_owned(), Arc::new(channel));
         Tx::new("p:r1".to_owned(), Timestamp(0), Arc::new(channels))
     }
 

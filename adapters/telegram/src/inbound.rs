@@ -155,7 +155,8 @@ fn strip_mention(text: &str, mention: &str) -> String {
 
 fn convert_press(channel: &str, query: &CallbackQuery) -> Incoming {
     let callback_id = query.id.0.clone();
-    let Some((verdict, scope, approval)) = query.data.as_deref().and_then(parse_decision_data) else {
+    let Some((verdict, scope, approval)) = query.data.as_deref().and_then(parse_decision_data)
+    else {
         return Incoming::Dismiss {
             callback_id,
             notice: "This button is not one of mine.".to_owned(),

@@ -4,10 +4,11 @@ use anyhow::{anyhow, bail};
 use openmog::channel::TerminalChannel;
 use openmog::config::Config;
 use openmog::engine::EngineBuilder;
+use openmog_discord::DiscordChannel;
 use openmog_telegram::TelegramChannel;
 
 /// The channel kinds this binary can run.
-pub const KNOWN: &[&str] = &["terminal", "telegram"];
+pub const KNOWN: &[&str] = &["terminal", "telegram", "discord"];
 
 /// Adds every enabled channel of `config` to `builder`. `origin` names the configuration
 /// files, so a bad setting is reported with its file and key.
@@ -21,6 +22,10 @@ pub fn wire(
             "terminal" => builder.channel(TerminalChannel::stdio(name)),
             "telegram" => builder.channel(
                 TelegramChannel::from_config(name, channel)
+                    .map_err(|err| anyhow!("{origin}: {err}"))?,
+            ),
+            "discord" => builder.channel(
+                DiscordChannel::from_config(name, channel)
                     .map_err(|err| anyhow!("{origin}: {err}"))?,
             ),
             other => bail!(

@@ -56,3 +56,16 @@ fn an_unknown_channel_kind_names_the_key_and_the_known_kinds() {
     assert!(text.contains("channels.irc.kind"), "{text}");
     assert!(text.contains("telegram"), "{text}");
 }
+
+#[test]
+fn discord_settings_are_checked_with_file_and_key() {
+    let (ok, text) =
+        check("[channels.discord]\nkind = \"discord\"\nsettings = { token = \"abc\" }\n");
+    assert!(!ok);
+    assert!(text.contains("FILE"), "{text}");
+    assert!(text.contains("channels.discord.settings.token:"), "{text}");
+    assert!(!text.contains("abc\""), "the token is never echoed: {text}");
+    let (ok, text) =
+        check("[channels.discord]\nkind = \"discord\"\nsettings = { token = \"aaa.bbb.ccc\" }\n");
+    assert!(ok, "{text}");
+}

@@ -1,0 +1,17 @@
+//! The crate's one error type.
+
+/// What can go wrong setting up a Discord channel.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A setting is missing or wrong; `key` is the full config key.
+    #[error("{key}: {reason}")]
+    Config {
+        /// The config key, e.g. `channels.discord.settings.token`.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
