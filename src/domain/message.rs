@@ -105,6 +105,27 @@ pub struct Outbound {
     /// that can edit (a status line kept current, an approval request showing its outcome).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaces: Option<Replaces>,
+    /// What the message is for, so a channel can present it accordingly.
+    #[serde(default, skip_serializing_if = "MessageRole::is_say")]
+    pub role: MessageRole,
+}
+
+/// What a message is for. Channels may present roles differently (Discord shows a plan's
+/// status as an embed); the text is the same either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageRole {
+    /// Anything said in the conversation.
+    #[default]
+    Say,
+    /// A plan's status: its first line is a headline, the rest one line per step.
+    Status,
+}
+
+impl MessageRole {
+    fn is_say(&self) -> bool {
+        *self == MessageRole::Say
+    }
 }
 
 impl Outbound {
@@ -120,6 +141,7 @@ impl Outbound {
             body: OutboundBody::Text { text: text.into() },
             in_reply_to: None,
             replaces: None,
+            role: MessageRole::Say,
         }
     }
 }

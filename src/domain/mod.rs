@@ -11,8 +11,8 @@ pub mod refs;
 pub use approval::{Approval, ApprovalState, Decision, DecisionScope, OnTimeout, Verdict, Vote};
 pub use ids::{ApprovalId, ContactId, InboxId, OutboxId, PlanId, StepKey, new_short_id};
 pub use message::{
-    ApprovalPrompt, Capabilities, ConversationRef, Inbound, InboundKind, Outbound, OutboundBody,
-    Replaces, Sender, SentRef,
+    ApprovalPrompt, Capabilities, ConversationRef, Inbound, InboundKind, MessageRole, Outbound,
+    OutboundBody, Replaces, Sender, SentRef,
 };
 pub use plan::{
     ArgRef, PlanDraft, PlanRecord, PlanState, PostCondition, StepDraft, StepRecord, StepState,

@@ -13,7 +13,7 @@ fn status_key(plan: &PlanRecord) -> String {
 
 /// Sends the message that becomes the plan version's status message.
 pub(super) fn announce(plan: &PlanRecord, text: String, tx: &mut Tx) {
-    tx.say_keyed(&plan.conversation, status_key(plan), text);
+    tx.status(&plan.conversation, status_key(plan), None, text);
 }
 
 /// Reports that step `index` finished: an edit of the status message where possible, a
@@ -21,10 +21,10 @@ pub(super) fn announce(plan: &PlanRecord, text: String, tx: &mut Tx) {
 pub(super) fn step_finished(plan: &PlanRecord, index: usize, directory: &Directory, tx: &mut Tx) {
     if tx.can_edit(&plan.conversation) {
         let key = tx.next_key();
-        tx.edit(
+        tx.status(
             &plan.conversation,
             key,
-            status_key(plan),
+            Some(status_key(plan)),
             render::plan_status(plan, directory),
         );
     } else {

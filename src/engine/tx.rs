@@ -9,7 +9,7 @@ use crate::audit::AuditEvent;
 use crate::channel::{SharedChannel, split_message_by};
 use crate::clock::Timestamp;
 use crate::domain::{
-    ApprovalPrompt, Capabilities, ConversationRef, Outbound, OutboundBody, Replaces,
+    ApprovalPrompt, Capabilities, ConversationRef, MessageRole, Outbound, OutboundBody, Replaces,
 };
 use crate::store::Effects;
 
@@ -66,14 +66,25 @@ impl Tx {
         self.push(Outbound::text(conversation.clone(), key, text));
     }
 
-    /// Queues a message with a key chosen by the caller, so later edits can name it.
-    pub(crate) fn say_keyed(
+    /// Queues a plan's status under `key`, replacing the status keyed `target` if given
+    /// (which happens only where the channel can edit).
+    pub(crate) fn status(
         &mut self,
         conversation: &ConversationRef,
         key: String,
+        target: Option<String>,
         text: impl Into<String>,
     ) {
-        self.push(Outbound::text(conversation.clone(), key, text));
+        if target.is_some() && !self.can_edit(conversation) {
+            return;
+        }
+        let mut message = Outbound::text(conversation.clone(), key, text);
+        message.role = MessageRole::Status;
+        message.replaces = target.map(|key| Replaces {
+            key,
+            message_id: None,
+        });
+        self.push(message);
     }
 
     /// Answers the event `asker` describes.
@@ -122,7 +133,8 @@ impl Tx {
 
     /// Queues `message`, split into several if its text is longer than the channel allows:
     /// the first part keeps the key, the rest get `#2`, `#3`, … A long edit is sent as new
-    /// messages instead, since an edit cannot grow into several.
+    /// messages instead, since an edit cannot grow into several, and the parts are plain
+    /// messages whatever the role.
     fn push(&mut self, message: Outbound) {
         let max = self.capabilities(&message.conversation).max_message_chars;
         let chunks = match (

@@ -9,11 +9,14 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use openmog::channel::{Channel, InboundSink, PaceScope, ReceiveError, SendError};
-use openmog::domain::{Capabilities, ConversationRef, Outbound, OutboundBody, SentRef};
+use openmog::domain::{
+    Capabilities, ConversationRef, MessageRole, Outbound, OutboundBody, SentRef,
+};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use serenity::builder::{
-    CreateAllowedMentions, CreateInteractionResponseFollowup, CreateMessage, EditMessage,
+    CreateAllowedMentions, CreateEmbed, CreateInteractionResponseFollowup, CreateMessage,
+    EditMessage,
 };
 use serenity::http::{Http, HttpBuilder, LightMethod, Request, Route};
 use serenity::model::channel::Message;
@@ -194,6 +197,7 @@ impl Inner {
         text: &str,
     ) -> Result<SentRef, Failure> {
         let content = escape_markdown(text);
+        let status = message.role == MessageRole::Status;
         if let Some(id) = message
             .replaces
             .as_ref()
@@ -202,10 +206,13 @@ impl Inner {
             let id: u64 = id.parse().map_err(|_| {
                 Failure::permanent(0, format!("`{id}` is not a Discord message id"))
             })?;
-            let edit = EditMessage::new()
-                .content(content.clone())
-                .components(Vec::new())
-                .allowed_mentions(CreateAllowedMentions::new());
+            let edit = if status {
+                EditMessage::new().content("").embed(status_embed(text))
+            } else {
+                EditMessage::new().content(content.clone())
+            }
+            .components(Vec::new())
+            .allowed_mentions(CreateAllowedMentions::new());
             let route = Route::ChannelMessage {
                 channel_id: channel,
                 message_id: MessageId::new(id),
@@ -217,9 +224,12 @@ impl Inner {
                 Err(failure) => return Err(failure),
             }
         }
-        let mut create = CreateMessage::new()
-            .content(content)
-            .allowed_mentions(CreateAllowedMentions::new());
+        let mut create = if status {
+            CreateMessage::new().embed(status_embed(text))
+        } else {
+            CreateMessage::new().content(content)
+        }
+        .allowed_mentions(CreateAllowedMentions::new());
         if let Some(id) = message.in_reply_to.as_deref().and_then(message_of) {
             create = create.reference_message(
                 serenity::model::channel::MessageReference::from((channel, MessageId::new(id)))
@@ -253,6 +263,18 @@ impl Inner {
                 Err(failure) => Err(failure),
             },
         )
+    }
+}
+
+/// A plan's status as an embed: the headline as title, one line per step below.
+fn status_embed(text: &str) -> CreateEmbed {
+    let (headline, steps) = text.split_once('\n').unwrap_or((text, ""));
+    if headline.chars().count() <= 256 {
+        CreateEmbed::new()
+            .title(headline)
+            .description(escape_markdown(steps))
+    } else {
+        CreateEmbed::new().description(escape_markdown(text))
     }
 }
 

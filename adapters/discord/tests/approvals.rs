@@ -61,6 +61,27 @@ async fn a_server_request_opens_a_thread_and_a_click_approves() {
     );
     assert!(edited.buttons.is_empty(), "buttons removed");
     assert!(fake.typing().contains(&thread), "typing while the step ran");
+    let statuses: Vec<_> = fake
+        .messages(thread)
+        .into_iter()
+        .filter(|m| !m.embeds.is_empty())
+        .collect();
+    assert_eq!(statuses.len(), 1, "one status embed, edited in place");
+    let embed = &statuses[0].embeds[0];
+    assert!(
+        embed["title"]
+            .as_str()
+            .unwrap()
+            .contains("Deploy api — 2/2 steps done"),
+        "{embed}"
+    );
+    assert!(
+        embed["description"]
+            .as_str()
+            .unwrap()
+            .contains("restarted api"),
+        "{embed}"
+    );
     assert!(
         !fake
             .messages(GENERAL)
