@@ -4,10 +4,12 @@
 mod duration;
 mod load;
 mod rate;
+mod settings;
 mod types;
 mod validate;
 
 pub use duration::ConfigDuration;
 pub use load::{ConfigSource, json_schema, load};
 pub use rate::Rate;
+pub use settings::{SettingError, channel_settings, secret_setting, setting_key};
 pub use types::*;

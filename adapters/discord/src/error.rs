@@ -15,3 +15,12 @@ pub enum Error {
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
 }
+
+impl From<openmog::config::SettingError> for Error {
+    fn from(err: openmog::config::SettingError) -> Self {
+        Error::Config {
+            key: err.key,
+            reason: err.reason,
+        }
+    }
+}

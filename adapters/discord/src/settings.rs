@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use openmog::config::{ChannelConfig, ConfigDuration};
+use openmog::config::{
+    ChannelConfig, ConfigDuration, channel_settings, secret_setting, setting_key,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
@@ -61,39 +63,9 @@ impl DiscordSettings {
 
     /// Reads settings from the `settings` table of channel `name`.
     pub fn from_map(name: &str, settings: &BTreeMap<String, Value>) -> Result<Self, Error> {
-        let key = |k: &str| format!("channels.{name}.settings.{k}");
-        let object = Value::Object(settings.clone().into_iter().collect());
-        let raw: Raw = serde_path_to_error::deserialize(object).map_err(|err| {
-            let path = err.path().to_string();
-            Error::Config {
-                key: if path == "." { key("") } else { key(&path) },
-                reason: err.into_inner().to_string(),
-            }
-        })?;
-        let token = match (raw.token, raw.token_env) {
-            (Some(token), None) => token,
-            (None, Some(var)) => {
-                std::env::var(&var)
-                    .map(SecretString::from)
-                    .map_err(|_| Error::Config {
-                        key: key("token_env"),
-                        reason: format!("environment variable `{var}` is not set"),
-                    })?
-            }
-            (Some(_), Some(_)) => {
-                return Err(Error::Config {
-                    key: key("token"),
-                    reason: "give either `token` or `token_env`, not both".to_owned(),
-                });
-            }
-            (None, None) => {
-                return Err(Error::Config {
-                    key: key("token"),
-                    reason: "missing: set it, or `token_env` to the name of a variable holding it"
-                        .to_owned(),
-                });
-            }
-        };
+        let key = |k: &str| setting_key(name, k);
+        let raw: Raw = channel_settings(name, settings)?;
+        let token = secret_setting(raw.token, raw.token_env.as_deref(), &key("token"))?;
         // Discord tokens are three dot-separated base64 parts; checking the shape catches a
         // pasted application id or client secret early, without echoing the value.
         if token

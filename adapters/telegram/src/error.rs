@@ -23,3 +23,12 @@ pub enum Error {
         reason: String,
     },
 }
+
+impl From<openmog::config::SettingError> for Error {
+    fn from(err: openmog::config::SettingError) -> Self {
+        Error::Config {
+            key: err.key,
+            reason: err.reason,
+        }
+    }
+}

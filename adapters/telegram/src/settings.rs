@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use openmog::config::{ChannelConfig, ConfigDuration};
+use openmog::config::{
+    ChannelConfig, ConfigDuration, channel_settings, secret_setting, setting_key,
+};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::Value;
@@ -104,16 +106,9 @@ impl TelegramSettings {
 
     /// Reads settings from the `settings` table of channel `name`.
     pub fn from_map(name: &str, settings: &BTreeMap<String, Value>) -> Result<Self, Error> {
-        let key = |k: &str| format!("channels.{name}.settings.{k}");
-        let object = Value::Object(settings.clone().into_iter().collect());
-        let raw: Raw = serde_path_to_error::deserialize(object).map_err(|err| {
-            let path = err.path().to_string();
-            Error::Config {
-                key: if path == "." { key("") } else { key(&path) },
-                reason: err.into_inner().to_string(),
-            }
-        })?;
-        let token = secret(raw.token, raw.token_env.as_deref(), &key("token"))?;
+        let key = |k: &str| setting_key(name, k);
+        let raw: Raw = channel_settings(name, settings)?;
+        let token = secret_setting(raw.token, raw.token_env.as_deref(), &key("token"))?;
         check_token(token.expose_secret(), &key("token"))?;
         if !(raw.api_url.starts_with("http://") || raw.api_url.starts_with("https://")) {
             return Err(Error::Config {
@@ -140,7 +135,7 @@ impl TelegramSettings {
                     format!("/{}", w.path)
                 },
                 register_url: w.register_url,
-                secret_token: secret(
+                secret_token: secret_setting(
                     w.secret_token,
                     w.secret_token_env.as_deref(),
                     &key("webhook.secret_token"),
@@ -169,33 +164,6 @@ impl TelegramSettings {
             request_timeout: raw.request_timeout.0,
             webhook,
         })
-    }
-}
-
-/// A secret given inline or by the name of an environment variable that holds it.
-fn secret(
-    inline: Option<SecretString>,
-    env: Option<&str>,
-    key: &str,
-) -> Result<SecretString, Error> {
-    match (inline, env) {
-        (Some(value), None) => Ok(value),
-        (None, Some(var)) => {
-            std::env::var(var)
-                .map(SecretString::from)
-                .map_err(|_| Error::Config {
-                    key: format!("{key}_env"),
-                    reason: format!("environment variable `{var}` is not set"),
-                })
-        }
-        (Some(_), Some(_)) => Err(Error::Config {
-            key: key.to_owned(),
-            reason: format!("give either `{key}` or `{key}_env`, not both"),
-        }),
-        (None, None) => Err(Error::Config {
-            key: key.to_owned(),
-            reason: format!("missing: set it, or `{key}_env` to the name of a variable holding it"),
-        }),
     }
 }
 
