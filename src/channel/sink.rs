@@ -1,8 +1,10 @@
 //! The hand-off from a channel's receive loop to the engine: store first, then wake.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::domain::Inbound;
@@ -68,5 +70,25 @@ impl InboundSink {
             tracing::debug!(channel = %self.channel, event_id = %event.event_id, "duplicate inbound event dropped");
         }
         Ok(stored)
+    }
+
+    /// [`Self::deliver`], retried with doubling backoff (200 ms to 30 s) while the store is
+    /// unavailable, so the event is never skipped. Returns `false` only if `shutdown` fired
+    /// first; then the event was not stored and the platform position must not move.
+    pub async fn deliver_until_stored(&self, event: Inbound, shutdown: &CancellationToken) -> bool {
+        let mut wait = Duration::from_millis(200);
+        loop {
+            match self.deliver(event.clone()).await {
+                Ok(_) => return true,
+                Err(err) => {
+                    tracing::warn!(channel = %self.channel, event_id = %event.event_id, error = %err, "cannot store an inbound event; retrying");
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = shutdown.cancelled() => return false,
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
     }
 }

@@ -5,7 +5,6 @@
 //! by its message or interaction id.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use openmog::channel::{InboundSink, ReceiveError};
 use openmog::domain::Inbound;
@@ -57,20 +56,7 @@ pub(crate) async fn run(
 impl Handler {
     /// Stores `event`, retrying while the store is unavailable; `false` on shutdown.
     async fn deliver(&self, event: Inbound) -> bool {
-        let mut wait = Duration::from_millis(200);
-        loop {
-            match self.sink.deliver(event.clone()).await {
-                Ok(_) => return true,
-                Err(err) => {
-                    tracing::warn!(event = %event.event_id, error = %err, "cannot store an event; retrying");
-                    tokio::select! {
-                        () = tokio::time::sleep(wait) => {}
-                        () = self.shutdown.cancelled() => return false,
-                    }
-                    wait = (wait * 2).min(Duration::from_secs(30));
-                }
-            }
-        }
+        self.sink.deliver_until_stored(event, &self.shutdown).await
     }
 
     /// Answers an interaction right away (Discord allows three seconds).

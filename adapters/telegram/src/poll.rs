@@ -68,20 +68,7 @@ pub(crate) async fn handle(
     shutdown: &CancellationToken,
 ) -> bool {
     match convert(sink.channel(), me, update) {
-        Incoming::Deliver(event) => {
-            let mut backoff = Backoff(Backoff::FIRST);
-            loop {
-                match sink.deliver(event.clone()).await {
-                    Ok(_) => return true,
-                    Err(err) => {
-                        tracing::warn!(update = update.id.0, error = %err, "cannot store an update; retrying");
-                        if !pause(backoff.next(), shutdown).await {
-                            return false;
-                        }
-                    }
-                }
-            }
-        }
+        Incoming::Deliver(event) => sink.deliver_until_stored(event, shutdown).await,
         Incoming::Dismiss {
             callback_id,
             notice,
