@@ -20,6 +20,7 @@ async fn editing_harness(max_message_chars: usize) -> Harness {
             edit: true,
             buttons: true,
             max_message_chars,
+            decisions_need_proof: false,
         },
     );
     Harness::start_with(
@@ -178,6 +179,7 @@ async fn the_memory_channel_passes_the_adapter_conformance_suite() {
             edit: true,
             buttons: true,
             max_message_chars: 4096,
+            decisions_need_proof: false,
         },
         Capabilities::default(),
     ] {

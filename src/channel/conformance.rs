@@ -140,6 +140,7 @@ pub async fn approval_requests_and_presses(channel: &dyn Channel, peer: &dyn Pee
         approvers: vec!["Ann".to_owned()],
         quorum: 1,
         whole_plan: true,
+        nonce: crate::domain::Approval::new_nonce(),
     };
     let mut request = Outbound::text(peer.conversation(), key(), "");
     request.body = OutboundBody::ApprovalRequest(prompt);

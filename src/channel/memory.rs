@@ -73,6 +73,7 @@ impl MemoryChannel {
                 edit: false,
                 buttons: true,
                 max_message_chars: 0,
+                decisions_need_proof: false,
             },
         )
     }
@@ -164,6 +165,7 @@ impl MemoryChannelHandle {
                 approval: approval.clone(),
                 verdict,
                 scope,
+                nonce: None,
             },
         });
     }

@@ -12,6 +12,7 @@ pub mod decisions;
 mod memory;
 mod paced;
 mod sink;
+mod state;
 mod terminal;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub use chunk::{message_units, split_message, split_message_by};
 pub use memory::{Delivered, MemoryChannel, MemoryChannelHandle};
 pub use paced::{Paced, TokioClock};
 pub use sink::InboundSink;
+pub use state::ChannelState;
 pub use terminal::{TERMINAL_CONVERSATION, TERMINAL_USER, TerminalChannel};
 
 /// Why a send failed, as the outbox needs to know it.

@@ -126,12 +126,30 @@ pub struct Approval {
     /// outcome.
     #[serde(default)]
     pub prompted_in: Vec<super::ConversationRef>,
+    /// A random secret sent with the request on channels whose decisions need proof
+    /// ([`super::Capabilities::decisions_need_proof`]); a decision naming another nonce is
+    /// refused. Empty for approvals stored before nonces existed: those match no nonce.
+    #[serde(default)]
+    pub nonce: String,
 }
 
 impl Approval {
     /// The idempotency key of the request sent to `prompted_in[n]`.
     pub fn prompt_key(&self, n: usize) -> String {
         format!("{}:prompt:{n}", self.id)
+    }
+
+    /// A fresh nonce: 20 characters of a cryptographic random generator (about 99 bits).
+    pub fn new_nonce() -> String {
+        super::new_short_id(20)
+    }
+
+    /// Whether `nonce` is this approval's, compared in constant time.
+    pub fn nonce_matches(&self, nonce: &str) -> bool {
+        let (a, b) = (self.nonce.as_bytes(), nonce.as_bytes());
+        !a.is_empty()
+            && a.len() == b.len()
+            && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
     }
 }
 
@@ -144,4 +162,7 @@ pub struct Decision {
     pub verdict: Verdict,
     /// Step or whole plan.
     pub scope: DecisionScope,
+    /// The nonce the decision carried, if any ([`Approval::nonce`]).
+    pub nonce: Option<String>,
 }
+

@@ -71,6 +71,21 @@ pub enum InboundKind {
         verdict: Verdict,
         /// This step only, or the whole plan.
         scope: DecisionScope,
+        /// The approval's nonce as the decision carried it (an email reply's plus address
+        /// or In-Reply-To). When present it must equal the approval's own nonce; on channels
+        /// whose [`Capabilities::decisions_need_proof`] is set it must be present.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+    },
+    /// Something the channel refused before it could become a request or a decision (a
+    /// mail whose sender is not authenticated, an automatic reply). Never acted on: the
+    /// engine audits it and, if `answer` is set and the sender is a known contact, tells
+    /// them why.
+    Refused {
+        /// Why, in words fit for the sender and the audit log.
+        reason: String,
+        /// Whether the sender should be told (never for automatic mail: no loops).
+        answer: bool,
     },
 }
 
@@ -85,6 +100,10 @@ pub struct Capabilities {
     /// engine splits longer text into several messages
     /// ([`crate::channel::split_message`]).
     pub max_message_chars: usize,
+    /// Anyone can forge what this channel says a sender wrote (mail): decisions count only
+    /// as [`InboundKind::Decision`] events that carry the approval's nonce, and typed
+    /// commands like `approve a-7hq4rt` are refused.
+    pub decisions_need_proof: bool,
 }
 
 /// A message to send, as stored in the outbox.
@@ -196,6 +215,10 @@ pub struct ApprovalPrompt {
     pub quorum: u32,
     /// Whether "approve the whole plan" may be offered.
     pub whole_plan: bool,
+    /// A secret of this approval, for channels that must prove a decision answers this very
+    /// request (mail carries it in a plus-addressed Reply-To); never shown as text.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub nonce: String,
 }
 
 impl ApprovalPrompt {

@@ -1,5 +1,6 @@
-//! Settling decisions exactly once: the approval must be open, the decider must be one of
-//! its approvers and must not have decided already. Anything else changes nothing, gets a
+//! Settling decisions exactly once: the decision must carry the approval's nonce where the
+//! channel needs proof, the approval must be open, the decider must be one of its approvers
+//! and must not have decided already. Anything else changes nothing, gets a
 //! clear answer, and is audited.
 
 use serde_json::json;
@@ -8,7 +9,7 @@ use super::{Asker, Change, Inner, Tx, progress};
 use crate::Result;
 use crate::audit::AuditEvent;
 use crate::domain::{
-    ApprovalId, ApprovalState, ContactId, ConversationRef, Decision, DecisionScope, PlanState,
+    Approval, ApprovalId, ApprovalState, ContactId, ConversationRef, Decision, DecisionScope, PlanState,
     Verdict, Vote,
 };
 
@@ -39,6 +40,10 @@ pub(super) async fn decide(
         return inner.apply(&tx.effects).await;
     };
     let inbox_done = tx.effects.inbox_done.clone();
+    let proof_needed = inner
+        .channels
+        .get(&conversation.channel)
+        .is_some_and(|c| c.capabilities().decisions_need_proof);
     let directory = inner.policy.directory();
     let who = directory.display_name(contact);
     inner
@@ -48,6 +53,10 @@ pub(super) async fn decide(
                 refuse(ptx, "unknown approval", format!("There is no approval {}.", decision.approval));
                 return Change::Skip(());
             };
+            if let Some(problem) = nonce_problem(&approval, decision.nonce.as_deref(), proof_needed) {
+                refuse(ptx, problem, format!("This message does not answer the request for approval {} ({problem}). Nothing was done; reply to the request itself.", approval.id));
+                return Change::Skip(());
+            }
             if !approval.state.is_open() {
                 let (reason, reply) = match approval.state {
                     ApprovalState::Superseded => (
@@ -132,6 +141,15 @@ pub(super) async fn decide(
             Change::Save(())
         })
         .await
+}
+
+/// Why a decision's nonce does not prove it answers `approval`'s request, if it does not.
+fn nonce_problem(approval: &Approval, nonce: Option<&str>, needed: bool) -> Option<&'static str> {
+    match nonce {
+        Some(nonce) if !approval.nonce_matches(nonce) => Some("wrong nonce"),
+        None if needed => Some("no nonce"),
+        _ => None,
+    }
 }
 
 /// The one open approval in `conversation` that `contact` may decide, or a reply saying

@@ -60,48 +60,69 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
     };
     tx.effects.inbox_done = Some(item.id.clone());
 
-    let Some(contact) = inner
+    let known = inner
         .policy
         .directory()
-        .identify(&conversation.channel, &event.sender.user_id)
-    else {
-        let actor = format!("unknown:{}:{}", conversation.channel, event.sender.user_id);
-        tx.audit(AuditEvent::new(
-            "inbound.refused",
-            actor,
-            conversation.to_string(),
-            json!({"reason": "unknown sender", "event_id": event.event_id}),
-        ));
-        tx.reply(
-            &asker,
-            format!(
-                "Sorry, I don't know you yet. Ask the owner to add your {} id `{}` to the contacts.",
-                conversation.channel, event.sender.user_id
-            ),
-        );
-        return inner.apply(&tx.effects).await;
-    };
-    let contact = ContactId(contact.id.clone());
-    let evidence = format!(
-        "{} user {} (event {})",
-        conversation.channel, event.sender.user_id, event.event_id
-    );
-
-    let text = match &event.kind {
-        InboundKind::Decision {
-            approval,
-            verdict,
-            scope,
-        } => {
+        .identify(&conversation.channel, &event.sender.user_id);
+    let (contact, text) = match (&event.kind, known) {
+        (InboundKind::Refused { reason, answer }, known) => {
+            let actor = known.map_or_else(
+                || format!("unknown:{}:{}", conversation.channel, event.sender.user_id),
+                |contact| contact.id.clone(),
+            );
+            tx.audit(AuditEvent::new(
+                "inbound.refused",
+                actor,
+                conversation.to_string(),
+                json!({"reason": reason, "event_id": event.event_id, "sender": event.sender.user_id}),
+            ));
+            // Only contacts are told: a forged sender must not make us write to a stranger.
+            if *answer && known.is_some() {
+                tx.reply(&asker, format!("Refused: {reason}. Nothing was done."));
+            }
+            return inner.apply(&tx.effects).await;
+        }
+        (_, None) => {
+            let actor = format!("unknown:{}:{}", conversation.channel, event.sender.user_id);
+            tx.audit(AuditEvent::new(
+                "inbound.refused",
+                actor,
+                conversation.to_string(),
+                json!({"reason": "unknown sender", "event_id": event.event_id}),
+            ));
+            tx.reply(
+                &asker,
+                format!(
+                    "Sorry, I don't know you yet. Ask the owner to add your {} id `{}` to the contacts.",
+                    conversation.channel, event.sender.user_id
+                ),
+            );
+            return inner.apply(&tx.effects).await;
+        }
+        (
+            InboundKind::Decision {
+                approval,
+                verdict,
+                scope,
+                nonce,
+            },
+            Some(contact),
+        ) => {
+            let contact = ContactId(contact.id.clone());
             let decision = Decision {
                 approval: approval.clone(),
                 verdict: *verdict,
                 scope: *scope,
+                nonce: nonce.clone(),
             };
+            let evidence = evidence(event);
             return decide::decide(inner, &contact, &asker, &evidence, decision, tx).await;
         }
-        InboundKind::Message { text } => text.as_str(),
+        (InboundKind::Message { text }, Some(contact)) => {
+            (ContactId(contact.id.clone()), text.as_str())
+        }
     };
+    let evidence = evidence(event);
 
     match commands::parse(text) {
         Some(Command::Decide {
@@ -123,6 +144,7 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
                 approval,
                 verdict,
                 scope,
+                nonce: None,
             };
             decide::decide(inner, &contact, &asker, &evidence, decision, tx).await
         }
@@ -176,6 +198,14 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
         Some(Command::Cancel(plan)) => cancel(inner, &contact, &asker, plan, tx).await,
         None => plan_request(inner, &item, &asker, &contact, text, tx).await,
     }
+}
+
+/// What the audit records about who decided: the channel, platform user and event.
+fn evidence(event: &crate::domain::Inbound) -> String {
+    format!(
+        "{} user {} (event {})",
+        event.conversation.channel, event.sender.user_id, event.event_id
+    )
 }
 
 fn help_text(inner: &Inner) -> String {

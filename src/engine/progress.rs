@@ -168,6 +168,7 @@ fn become_due(
                 settled_at: None,
                 summary: String::new(),
                 prompted_in: Vec::new(),
+                nonce: Approval::new_nonce(),
             };
             plan.steps[i].state = StepState::AwaitingApproval;
             plan.steps[i].approval = Some(approval.id.clone());
@@ -196,6 +197,7 @@ fn ask(inner: &Inner, plan: &PlanRecord, approval: &mut Approval, args: &Value, 
         approvers: vec![render::approver_names(&approval.approvers, directory)],
         quorum: approval.quorum,
         whole_plan: approval.whole_plan,
+        nonce: approval.nonce.clone(),
     };
     tx.audit(AuditEvent::new(
         "approval.requested",

@@ -179,6 +179,7 @@ mod tests {
                 edit,
                 buttons: false,
                 max_message_chars,
+                decisions_need_proof: false,
             },
         );
         let mut channels: BTreeMap<String, SharedChannel> = BTreeMap::new();

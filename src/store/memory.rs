@@ -46,6 +46,8 @@ struct State {
     outbox_seq: u64,
     /// The audit chain, in order (`seq` = index + 1).
     audit: Vec<AuditRecord>,
+    /// Channels' own state, by (channel, key).
+    channel_state: BTreeMap<(String, String), String>,
 }
 
 #[derive(Debug)]
@@ -346,6 +348,21 @@ impl Store for MemoryStore {
             Delivery::Sent(sent) if entry.item.message.idempotency_key == key => Some(sent.clone()),
             _ => None,
         }))
+    }
+
+    async fn channel_state(&self, channel: &str, key: &str) -> Result<Option<String>> {
+        let state = self.lock();
+        Ok(state
+            .channel_state
+            .get(&(channel.to_owned(), key.to_owned()))
+            .cloned())
+    }
+
+    async fn set_channel_state(&self, channel: &str, key: &str, value: &str) -> Result<()> {
+        self.lock()
+            .channel_state
+            .insert((channel.to_owned(), key.to_owned()), value.to_owned());
+        Ok(())
     }
 
     async fn outbox_retry(&self, id: &OutboxId, not_before: Timestamp, _error: &str) -> Result<()> {

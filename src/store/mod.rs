@@ -179,6 +179,14 @@ pub trait Store: Send + Sync + 'static {
     /// later message can edit it).
     async fn outbox_sent_ref(&self, key: &str) -> Result<Option<SentRef>>;
 
+    /// A channel's own durable state under `key` (an IMAP mailbox's UIDVALIDITY, an email
+    /// thread's headers): what the adapter needs after a restart that the platform cannot
+    /// tell it.
+    async fn channel_state(&self, channel: &str, key: &str) -> Result<Option<String>>;
+
+    /// Sets (or replaces) a channel's state under `key`.
+    async fn set_channel_state(&self, channel: &str, key: &str, value: &str) -> Result<()>;
+
     /// Schedules another try.
     async fn outbox_retry(&self, id: &OutboxId, not_before: Timestamp, error: &str) -> Result<()>;
 

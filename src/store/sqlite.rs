@@ -23,7 +23,10 @@ use crate::domain::{
 use crate::{Error, Result};
 
 /// Schema migrations, applied in order; each version once.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("sqlite_schema.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("sqlite_schema.sql")),
+    (2, include_str!("sqlite_channel_state.sql")),
+];
 
 /// Connections in the pool (SQLite serialises writers anyway; readers run alongside in WAL).
 const MAX_CONNECTIONS: u32 = 4;
@@ -606,6 +609,28 @@ impl Store for SqliteStore {
         Ok(row.map(|row| SentRef {
             message_id: row.get("platform_message_id"),
         }))
+    }
+
+    async fn channel_state(&self, channel: &str, key: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM channel_state WHERE channel = ? AND key = ?")
+            .bind(channel)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| row.get("value")))
+    }
+
+    async fn set_channel_state(&self, channel: &str, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO channel_state (channel, key, value) VALUES (?, ?, ?)
+             ON CONFLICT (channel, key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(channel)
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn outbox_retry(&self, id: &OutboxId, not_before: Timestamp, error: &str) -> Result<()> {

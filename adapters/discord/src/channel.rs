@@ -373,6 +373,7 @@ impl Channel for DiscordChannel {
             edit: true,
             buttons: true,
             max_message_chars: MAX_MESSAGE_CHARS,
+            decisions_need_proof: false,
         }
     }
 

@@ -110,6 +110,7 @@ pub fn click_inbound(channel: &str, click: &ComponentInteraction) -> Option<Inbo
         sender: sender(&click.user),
         event_id: interaction_event(click.id.get()),
         kind: InboundKind::Decision {
+            nonce: None,
             approval,
             verdict,
             scope,

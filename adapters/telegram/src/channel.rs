@@ -293,6 +293,7 @@ impl Channel for TelegramChannel {
             edit: true,
             buttons: true,
             max_message_chars: MAX_MESSAGE_UNITS,
+            decisions_need_proof: false,
         }
     }
 

@@ -178,6 +178,7 @@ fn convert_press(channel: &str, query: &CallbackQuery) -> Incoming {
         sender: sender(&query.from),
         event_id: press_event(&callback_id),
         kind: InboundKind::Decision {
+            nonce: None,
             approval,
             verdict,
             scope,

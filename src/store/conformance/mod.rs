@@ -57,6 +57,23 @@ pub async fn run_all(store: &dyn Store) {
     runnable_steps_and_leases(store).await;
     approval_queries(store).await;
     audit_chain_intact(store).await;
+    channel_state_round_trips(store).await;
+}
+
+/// A channel's state reads back what was last set, per channel and key.
+pub async fn channel_state_round_trips(store: &dyn Store) {
+    let (a, b) = (fresh_channel(), fresh_channel());
+    assert_eq!(store.channel_state(&a, "uid").await.expect("read"), None);
+    store.set_channel_state(&a, "uid", "1:41").await.expect("set");
+    store.set_channel_state(&a, "uid", "1:42").await.expect("replace");
+    store.set_channel_state(&b, "uid", "7:1").await.expect("set");
+    store.set_channel_state(&a, "thread", "{\"subject\":\"Re: ü\"}").await.expect("set");
+    assert_eq!(store.channel_state(&a, "uid").await.expect("read").as_deref(), Some("1:42"));
+    assert_eq!(store.channel_state(&b, "uid").await.expect("read").as_deref(), Some("7:1"));
+    assert_eq!(
+        store.channel_state(&a, "thread").await.expect("read").as_deref(),
+        Some("{\"subject\":\"Re: ü\"}")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,6 +173,7 @@ pub fn sample_plan(channel: &str, now: Timestamp) -> PlanRecord {
         settled_at: None,
         summary: "deploy · shell".to_owned(),
         prompted_in: vec![conversation.clone()],
+        nonce: Approval::new_nonce(),
     };
     let mut notes = BTreeMap::new();
     notes.insert("origin".to_owned(), "conformance".to_owned());
