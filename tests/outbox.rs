@@ -79,6 +79,7 @@ async fn messages_are_spaced_per_conversation_and_per_channel_in_order() {
         per_conversation: Rate::per_second(1),
         per_channel: Rate::per_second(10),
         per_group: None,
+        cap: None,
     };
     let messages: Vec<Outbound> = (0..5)
         .flat_map(|n| [message("a", n), message("b", n)])
@@ -129,6 +130,7 @@ async fn retry_after_and_transient_failures_delay_but_never_drop_or_reorder() {
         per_conversation: Rate::per_second(50),
         per_channel: Rate::per_second(50),
         per_group: None,
+        cap: None,
     };
     let (handle, store, stop, started) =
         start(pacing, (0..4).map(|n| message("a", n)).collect()).await;
@@ -164,6 +166,7 @@ async fn a_permanent_failure_is_recorded_and_the_conversation_moves_on() {
         per_conversation: Rate::per_second(50),
         per_channel: Rate::per_second(50),
         per_group: None,
+        cap: None,
     };
     let (handle, store, stop, _) = start(pacing, (0..2).map(|n| message("a", n)).collect()).await;
     handle.fail_next_sends([SendError::Permanent("chat not found".into())]);
@@ -172,4 +175,31 @@ async fn a_permanent_failure_is_recorded_and_the_conversation_moves_on() {
     assert_eq!(handle.delivered()[0].message.idempotency_key, "a-1");
     let audit = store.audit_records(1, 100).await.unwrap();
     assert!(audit.iter().any(|r| r.event.kind == "outbound.failed" && r.event.data["error"] == "chat not found"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cap_holds_in_every_window_of_its_length() {
+    let pacing = Pacing {
+        per_conversation: Rate::per_second(100),
+        per_channel: Rate::per_second(100),
+        per_group: None,
+        cap: Some(Rate::parse("6/1min").unwrap()),
+    };
+    let messages: Vec<Outbound> = (0..12).map(|n| message(&format!("c{n}"), n)).collect();
+    let (handle, _store, stop, started) = start(pacing, messages).await;
+    wait_delivered(&handle, 12).await;
+    stop.cancel();
+
+    let at: Vec<Duration> = handle.delivered().iter().map(|d| d.at - started).collect();
+    for (i, first) in at.iter().enumerate() {
+        let in_window = at[i..]
+            .iter()
+            .filter(|t| **t < *first + Duration::from_secs(60))
+            .count();
+        assert!(in_window <= 6, "{in_window} sends in the minute from {first:?}: {at:?}");
+    }
+    assert!(
+        at[2] < Duration::from_secs(1),
+        "half the cap goes at once: {at:?}"
+    );
 }

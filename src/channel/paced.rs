@@ -42,8 +42,8 @@ type Keyed =
     RateLimiter<String, DefaultKeyedStateStore<String>, TokioClock, NoOpMiddleware<Duration>>;
 type Direct = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
 
-/// Spaces messages: at most `per_conversation` to one chat, `per_group` to one group chat
-/// and `per_channel` through the channel. Bursts are one message: steady spacing never
+/// Spaces messages: at most `per_conversation` to one chat, `per_group` to one group chat,
+/// `per_channel` through the channel, and never more than `cap` in its window. Bursts are one message: steady spacing never
 /// trips a platform's short-window limits. Typing indicators take a channel-wide turn.
 pub struct Paced<C> {
     inner: C,
@@ -51,6 +51,7 @@ pub struct Paced<C> {
     per_conversation: Keyed,
     per_group: Option<Keyed>,
     per_channel: Direct,
+    cap: Option<Direct>,
     clock: TokioClock,
 }
 
@@ -58,6 +59,15 @@ fn quota(rate: Rate) -> Quota {
     Quota::with_period(rate.interval().max(Duration::from_nanos(1)))
         .expect("a non-zero period")
         .allow_burst(std::num::NonZeroU32::MIN)
+}
+
+/// A cap of `count` per window as a cell rate: a burst of `b` and a steady `r` per window
+/// admit at most `b + r` in any window, so `b = r = count / 2` never exceeds the count.
+fn cap_quota(rate: Rate) -> Quota {
+    let half = std::num::NonZeroU32::new(rate.count.get() / 2).unwrap_or(std::num::NonZeroU32::MIN);
+    Quota::with_period((rate.per / half.get()).max(Duration::from_nanos(1)))
+        .expect("a non-zero period")
+        .allow_burst(half)
 }
 
 impl<C: Channel> Paced<C> {
@@ -80,6 +90,9 @@ impl<C: Channel> Paced<C> {
                 InMemoryState::default(),
                 clock,
             ),
+            cap: pacing
+                .cap
+                .map(|rate| RateLimiter::new(cap_quota(rate), InMemoryState::default(), clock)),
             clock,
         }
     }
@@ -121,8 +134,16 @@ impl<C: Channel> Paced<C> {
     }
 
     async fn wait_channel(&self) -> Duration {
+        let mut waited = self.wait_direct(&self.per_channel).await;
+        if let Some(cap) = &self.cap {
+            waited += self.wait_direct(cap).await;
+        }
+        waited
+    }
+
+    async fn wait_direct(&self, limiter: &Direct) -> Duration {
         let mut waited = Duration::ZERO;
-        while let Err(not_until) = self.per_channel.check() {
+        while let Err(not_until) = limiter.check() {
             let wait = not_until.wait_time_from(self.clock.now());
             waited += wait;
             tokio::time::sleep(wait).await;

@@ -237,6 +237,11 @@ pub struct Pacing {
     /// Messages to one group chat, on top of `per_conversation` (all its topics together).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_group: Option<Rate>,
+    /// A hard cap through the whole channel over a long window, e.g. `500/d` for a mail
+    /// provider's daily sending limit: never more than the count in any window of that
+    /// length (half of it may go in a burst, the other half refills steadily).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<Rate>,
 }
 
 impl Pacing {
@@ -247,21 +252,25 @@ impl Pacing {
                 per_conversation: Rate::per_second(1),
                 per_channel: Rate::per_second(30),
                 per_group: Some(Rate::per_minute(20)),
+                cap: None,
             },
             "discord" => Pacing {
                 per_conversation: Rate::parse("5/5s").expect("valid"),
                 per_channel: Rate::per_second(50),
                 per_group: None,
+                cap: None,
             },
             "email" => Pacing {
                 per_conversation: Rate::per_minute(10),
                 per_channel: Rate::per_minute(20),
                 per_group: None,
+                cap: Some(Rate::parse("500/d").expect("valid")),
             },
             _ => Pacing {
                 per_conversation: Rate::per_second(50),
                 per_channel: Rate::per_second(200),
                 per_group: None,
+                cap: None,
             },
         }
     }
