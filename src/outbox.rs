@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::audit::AuditEvent;
 use crate::channel::{SendError, SharedChannel};
 use crate::clock::SharedClock;
+use crate::domain::Outbound;
 use crate::store::{OutboxItem, SharedStore};
 
 /// Backoff after transient failures.
@@ -171,7 +172,10 @@ impl OutboxSender {
                     item.id.to_string(),
                     json!({ "conversation": item.message.conversation.to_string(), "idempotency_key": key, "error": why }),
                 );
-                self.store.outbox_failed(&item.id, audit, now).await
+                match self.store.outbox_failed(&item.id, audit, now).await {
+                    Ok(()) => self.tell_undeliverable(&item.message, &why, now).await,
+                    Err(err) => Err(err),
+                }
             }
         };
         if let Err(err) = stored {
@@ -181,7 +185,34 @@ impl OutboxSender {
     }
 }
 
+/// The key suffix of the notice that a message could not be delivered.
+const UNDELIVERABLE: &str = ":undeliverable";
+
 impl OutboxSender {
+    /// Tells the conversation that one of its messages will never arrive (where it can be
+    /// told: a platform that refused one message may take the next, and email may reach
+    /// the thread's other participants). A notice that fails in turn is only audited.
+    async fn tell_undeliverable(
+        &self,
+        failed: &Outbound,
+        why: &str,
+        now: crate::clock::Timestamp,
+    ) -> crate::Result<()> {
+        if failed.idempotency_key.ends_with(UNDELIVERABLE) {
+            return Ok(());
+        }
+        let notice = Outbound::text(
+            failed.conversation.clone(),
+            format!("{}{UNDELIVERABLE}", failed.idempotency_key),
+            format!("I could not deliver a message here, and will not retry it: {why}"),
+        );
+        let mut effects = crate::store::Effects::none();
+        effects.send(notice);
+        self.store.apply(&effects, now).await?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
     /// An edit names the earlier message by idempotency key; the channel needs the
     /// platform's id for it, known only once that message was sent.
     async fn resolve_edit_target(&self, item: &mut OutboxItem) -> crate::Result<()> {

@@ -161,7 +161,7 @@ async fn retry_after_and_transient_failures_delay_but_never_drop_or_reorder() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_permanent_failure_is_recorded_and_the_conversation_moves_on() {
+async fn a_permanent_failure_is_recorded_told_and_the_conversation_moves_on() {
     let pacing = Pacing {
         per_conversation: Rate::per_second(50),
         per_channel: Rate::per_second(50),
@@ -170,9 +170,22 @@ async fn a_permanent_failure_is_recorded_and_the_conversation_moves_on() {
     };
     let (handle, store, stop, _) = start(pacing, (0..2).map(|n| message("a", n)).collect()).await;
     handle.fail_next_sends([SendError::Permanent("chat not found".into())]);
-    wait_delivered(&handle, 1).await;
+    wait_delivered(&handle, 2).await;
     stop.cancel();
-    assert_eq!(handle.delivered()[0].message.idempotency_key, "a-1");
+    let delivered: Vec<(String, String)> = handle
+        .delivered()
+        .iter()
+        .map(|d| (d.message.idempotency_key.clone(), d.message.body.plain_text()))
+        .collect();
+    assert_eq!(delivered[0].0, "a-1");
+    assert_eq!(
+        delivered[1],
+        (
+            "a-0:undeliverable".to_owned(),
+            "I could not deliver a message here, and will not retry it: chat not found".to_owned()
+        ),
+        "the conversation is told, once"
+    );
     let audit = store.audit_records(1, 100).await.unwrap();
     assert!(audit.iter().any(|r| r.event.kind == "outbound.failed" && r.event.data["error"] == "chat not found"));
 }
