@@ -42,8 +42,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Config(ConfigCommand::Check) => {
             let config = load()?;
-            // Adapters check their own settings; building them opens no connection.
-            channels::wire(Engine::builder(config.clone()), &config, &origin)?;
+            // Adapters check their own settings; building them opens no connection (and
+            // touches no real store).
+            let scratch: store::SharedStore = std::sync::Arc::new(store::MemoryStore::new());
+            channels::wire(Engine::builder(config.clone()), &config, &origin, &scratch)?;
             println!(
                 "configuration OK: {} contact(s), {} authorization rule(s), {} plan rule(s), {} channel(s)",
                 config.contacts.len(),
@@ -138,7 +140,8 @@ async fn chat(mut config: Config) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config, origin: &str) -> anyhow::Result<()> {
-    let engine = channels::wire(Engine::builder(config.clone()), &config, origin)?
+    let store = store::open(&config.store.url).await?;
+    let engine = channels::wire(Engine::builder(config.clone()), &config, origin, &store)?
         .build()
         .await?;
     tracing::info!(
