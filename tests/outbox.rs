@@ -175,7 +175,12 @@ async fn a_permanent_failure_is_recorded_told_and_the_conversation_moves_on() {
     let delivered: Vec<(String, String)> = handle
         .delivered()
         .iter()
-        .map(|d| (d.message.idempotency_key.clone(), d.message.body.plain_text()))
+        .map(|d| {
+            (
+                d.message.idempotency_key.clone(),
+                d.message.body.plain_text(),
+            )
+        })
         .collect();
     assert_eq!(delivered[0].0, "a-1");
     assert_eq!(
@@ -209,7 +214,10 @@ async fn a_cap_holds_in_every_window_of_its_length() {
             .iter()
             .filter(|t| **t < *first + Duration::from_secs(60))
             .count();
-        assert!(in_window <= 6, "{in_window} sends in the minute from {first:?}: {at:?}");
+        assert!(
+            in_window <= 6,
+            "{in_window} sends in the minute from {first:?}: {at:?}"
+        );
     }
     assert!(
         at[2] < Duration::from_secs(1),

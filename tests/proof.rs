@@ -20,7 +20,15 @@ async fn harness() -> Harness {
     };
     let (channel, chat) = MemoryChannel::with_capabilities("test", capabilities);
     let store = Arc::new(MemoryStore::new());
-    Harness::start_with(config(CONFIG), store, None, channel, chat, Counter::default()).await
+    Harness::start_with(
+        config(CONFIG),
+        store,
+        None,
+        channel,
+        chat,
+        Counter::default(),
+    )
+    .await
 }
 
 fn event(h: &Harness, user: &str, kind: InboundKind) -> Inbound {
@@ -68,12 +76,16 @@ async fn only_the_right_nonce_settles_and_typed_commands_are_refused() {
     h.say("u-bob", &format!("approve {approval}"));
     h.expect("(no nonce)").await;
     h.chat.push(event(&h, "u-bob", decision(&approval, None)));
-    h.chat
-        .push(event(&h, "u-bob", decision(&approval, Some("x".repeat(20).as_str()))));
+    h.chat.push(event(
+        &h,
+        "u-bob",
+        decision(&approval, Some("x".repeat(20).as_str())),
+    ));
     h.expect("(wrong nonce)").await;
     assert_eq!(h.counter.runs().get("restart api"), None, "nothing settled");
 
-    h.chat.push(event(&h, "u-bob", decision(&approval, Some(&nonce))));
+    h.chat
+        .push(event(&h, "u-bob", decision(&approval, Some(&nonce))));
     h.expect("succeeded (3/3 steps done)").await;
     let refused: Vec<String> = h
         .audit_of("decision.refused")

@@ -37,10 +37,12 @@ impl ChannelState {
         let Some(raw) = self.store.channel_state(&self.channel, key).await? else {
             return Ok(None);
         };
-        serde_json::from_str(&raw).map(Some).map_err(|err| Error::Channel {
-            channel: self.channel.clone(),
-            message: format!("stored state `{key}` is unreadable: {err}"),
-        })
+        serde_json::from_str(&raw)
+            .map(Some)
+            .map_err(|err| Error::Channel {
+                channel: self.channel.clone(),
+                message: format!("stored state `{key}` is unreadable: {err}"),
+            })
     }
 
     /// Stores `value` under `key`, replacing what was there.

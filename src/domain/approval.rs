@@ -165,4 +165,3 @@ pub struct Decision {
     /// The nonce the decision carried, if any ([`Approval::nonce`]).
     pub nonce: Option<String>,
 }
-

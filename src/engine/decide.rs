@@ -9,8 +9,8 @@ use super::{Asker, Change, Inner, Tx, progress};
 use crate::Result;
 use crate::audit::AuditEvent;
 use crate::domain::{
-    Approval, ApprovalId, ApprovalState, ContactId, ConversationRef, Decision, DecisionScope, PlanState,
-    Verdict, Vote,
+    Approval, ApprovalId, ApprovalState, ContactId, ConversationRef, Decision, DecisionScope,
+    PlanState, Verdict, Vote,
 };
 
 pub(super) async fn decide(

@@ -15,7 +15,8 @@ pub(crate) fn keep(dir: &Path, mail: &mut IncomingMail) {
             continue;
         };
         let path = folder.join(&attachment.name);
-        let written = std::fs::create_dir_all(&folder).and_then(|()| std::fs::write(&path, &content));
+        let written =
+            std::fs::create_dir_all(&folder).and_then(|()| std::fs::write(&path, &content));
         match written {
             Ok(()) => attachment.saved = Some(path),
             Err(err) => {

@@ -113,7 +113,12 @@ impl Channel for EmailChannel {
         self.inner.smtp.send(composed.mail).await?;
         if let Some(mut thread) = thread {
             thread.cite(&composed.message_id);
-            if let Err(err) = self.inner.state.put(&thread_key(conversation), &thread).await {
+            if let Err(err) = self
+                .inner
+                .state
+                .put(&thread_key(conversation), &thread)
+                .await
+            {
                 // The mail went out; the next one cites an older message, which still threads.
                 tracing::warn!(channel = %self.inner.name, error = %err, "cannot record a sent mail in its thread");
             }

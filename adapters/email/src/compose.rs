@@ -73,7 +73,11 @@ pub(crate) fn compose(
         if let Some(last) = state.references.last() {
             builder = builder.in_reply_to(format!("<{last}>"));
         }
-        let cited: Vec<String> = state.references.iter().map(|id| format!("<{id}>")).collect();
+        let cited: Vec<String> = state
+            .references
+            .iter()
+            .map(|id| format!("<{id}>"))
+            .collect();
         if !cited.is_empty() {
             builder = builder.references(cited.join(" "));
         }
@@ -219,12 +223,20 @@ mod tests {
             whole_plan: true,
             nonce: "k3m9x2p8q1w4e5r6t7y8".to_owned(),
         };
-        let mut outbound = Outbound::text(ConversationRef::new("mail", "ann@example.test"), "k", "");
+        let mut outbound =
+            Outbound::text(ConversationRef::new("mail", "ann@example.test"), "k", "");
         outbound.body = OutboundBody::ApprovalRequest(prompt);
         let composed = compose(&settings(), &outbound, None).unwrap();
         let text = formatted(&composed);
-        assert!(composed.message_id.starts_with("om-a-7hq4rt-k3m9x2p8q1w4e5r6t7y8-"));
-        assert!(text.contains("agent+a-7hq4rt.k3m9x2p8q1w4e5r6t7y8@example.test"), "{text}");
+        assert!(
+            composed
+                .message_id
+                .starts_with("om-a-7hq4rt-k3m9x2p8q1w4e5r6t7y8-")
+        );
+        assert!(
+            text.contains("agent+a-7hq4rt.k3m9x2p8q1w4e5r6t7y8@example.test"),
+            "{text}"
+        );
         assert!(text.contains("APPROVE as the first line"));
         assert!(text.contains("To: ann@example.test"));
     }

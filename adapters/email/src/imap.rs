@@ -213,7 +213,12 @@ impl Watcher<'_> {
         let size = self.fetch(session, uid, "(UID RFC822.SIZE)").await?;
         let size = size.first().and_then(|f| f.size).unwrap_or(0) as usize;
         if size > self.settings.max_message_bytes {
-            tracing::warn!(channel = self.channel, uid, size, "mail over max_message_bytes left unread");
+            tracing::warn!(
+                channel = self.channel,
+                uid,
+                size,
+                "mail over max_message_bytes left unread"
+            );
             return Ok(None);
         }
         let fetched = self.fetch(session, uid, "(UID BODY.PEEK[])").await?;
@@ -312,7 +317,10 @@ impl Watcher<'_> {
 
     /// The stored progress for this mailbox if it is still valid for `validity`.
     async fn progress(&self, validity: u32) -> Result<Option<Progress>, Error> {
-        let stored: Option<Progress> = self.state.get(&progress_key(&self.settings.mailbox)).await?;
+        let stored: Option<Progress> = self
+            .state
+            .get(&progress_key(&self.settings.mailbox))
+            .await?;
         Ok(match stored {
             Some(p) if p.uid_validity == validity => Some(p),
             Some(p) => {

@@ -51,7 +51,10 @@ pub(crate) fn convert(channel: &str, settings: &EmailSettings, mail: &IncomingMa
         return refuse("a mail without a From address".to_owned(), false);
     }
     if let Verification::Fail { reason } = authenticate(settings, mail, &sender) {
-        return refuse(format!("the mail's sender is not authenticated: {reason}"), true);
+        return refuse(
+            format!("the mail's sender is not authenticated: {reason}"),
+            true,
+        );
     }
     let new_part = reply::strip_quoted(&mail.text);
     match reply::parse_decision(&new_part) {

@@ -90,7 +90,10 @@ impl IncomingMail {
             subject: message.subject().unwrap_or_default().trim().to_owned(),
             in_reply_to: ids(message.in_reply_to()),
             references: ids(message.references()),
-            text: message.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+            text: message
+                .body_text(0)
+                .map(|t| t.into_owned())
+                .unwrap_or_default(),
             attachments: attachments(&message, max_attachment),
             auth_results: raw_values("Authentication-Results"),
             headers,
@@ -202,7 +205,10 @@ mod tests {
         assert_eq!(mail.id, "m1@example.test");
         assert_eq!(mail.from.as_deref(), Some("joerg@example.test"));
         assert_eq!(mail.from_name, "Jörg");
-        assert_eq!(mail.recipients, ["agent@example.test", "other@example.test"]);
+        assert_eq!(
+            mail.recipients,
+            ["agent@example.test", "other@example.test"]
+        );
         assert_eq!(mail.subject, "Grüße");
         assert_eq!(mail.in_reply_to, ["m0@example.test"]);
         assert_eq!(mail.references, ["root@example.test", "m0@example.test"]);

@@ -281,7 +281,9 @@ pub(crate) fn is_address(text: &str) -> bool {
     text.split_once('@').is_some_and(|(local, domain)| {
         !local.is_empty()
             && !domain.is_empty()
-            && !text.chars().any(|c| c.is_whitespace() || c == '<' || c == '>')
+            && !text
+                .chars()
+                .any(|c| c.is_whitespace() || c == '<' || c == '>')
             && !domain.contains('@')
     })
 }
@@ -315,7 +317,10 @@ mod tests {
         assert_eq!(s.imap.username, "agent@example.com");
         assert_eq!(s.mailbox, "INBOX");
         assert_eq!(s.accept, Requirement::Dmarc);
-        assert!(!format!("{s:?}").contains("s3cret"), "Debug hides passwords");
+        assert!(
+            !format!("{s:?}").contains("s3cret"),
+            "Debug hides passwords"
+        );
     }
 
     #[test]
@@ -323,17 +328,26 @@ mod tests {
         let mut v = minimal();
         v["imap"]["security"] = json!("plain");
         let err = settings(v).unwrap_err().to_string();
-        assert!(err.starts_with("channels.mail.settings.imap.security:"), "{err}");
+        assert!(
+            err.starts_with("channels.mail.settings.imap.security:"),
+            "{err}"
+        );
 
         let mut v = minimal();
         v["trusted_authserv_ids"] = json!([]);
         let err = settings(v).unwrap_err().to_string();
-        assert!(err.starts_with("channels.mail.settings.trusted_authserv_ids:"), "{err}");
+        assert!(
+            err.starts_with("channels.mail.settings.trusted_authserv_ids:"),
+            "{err}"
+        );
 
         let mut v = minimal();
         v["smtp"].as_object_mut().unwrap().remove("password");
         let err = settings(v).unwrap_err().to_string();
-        assert!(err.starts_with("channels.mail.settings.smtp.password:"), "{err}");
+        assert!(
+            err.starts_with("channels.mail.settings.smtp.password:"),
+            "{err}"
+        );
 
         let mut v = minimal();
         v["address"] = json!("agent");

@@ -17,12 +17,21 @@ async fn request_plan_approval_by_reply_and_report_all_in_one_thread() {
     let bot = Bot::start(&servers, Arc::new(MemoryStore::new())).await;
     let ann = Person::new(&servers, "ann@example.test");
 
-    let request = ann.mail_agent("deploy api", "Please, before lunch.").await;
-    let ask = ann.expect("To approve, reply to this mail with APPROVE").await;
+    let request = ann
+        .mail_agent("deploy api", "-- \nAnn Example\nOps lead")
+        .await;
+    let ask = ann
+        .expect("To approve, reply to this mail with APPROVE")
+        .await;
     assert_eq!(ask.subject, "Re: deploy api");
-    assert!(ask.references.contains(&request), "the request is in the thread: {ask:?}");
     assert!(
-        ask.reply_to.as_deref().is_some_and(|r| r.starts_with("agent+a-")),
+        ask.references.contains(&request),
+        "the request is in the thread: {ask:?}"
+    );
+    assert!(
+        ask.reply_to
+            .as_deref()
+            .is_some_and(|r| r.starts_with("agent+a-")),
         "the nonce travels in a plus-addressed Reply-To: {:?}",
         ask.reply_to
     );
@@ -32,7 +41,10 @@ async fn request_plan_approval_by_reply_and_report_all_in_one_thread() {
     ann.reply(&ask, "Approve — go ahead").await;
     let report = ann.expect("restarted api").await;
     assert_eq!(report.subject, "Re: deploy api");
-    assert!(report.references.contains(&request), "the report is in the thread");
+    assert!(
+        report.references.contains(&request),
+        "the report is in the thread"
+    );
     assert_eq!(bot.restarts(), 1);
     let decisions = bot.audit_of("decision").await;
     assert_eq!(decisions.len(), 1);
@@ -46,16 +58,24 @@ async fn forged_wrong_replayed_unauthorised_and_automatic_replies_settle_nothing
     let bot = Bot::start(&servers, Arc::new(MemoryStore::new())).await;
     let ann = Person::new(&servers, "ann@example.test");
     let bob = Person::new(&servers, "bob@example.test");
-    let mallory = Person::new(&servers, "mallory@example.test");
+    let eve = Person::new(&servers, openmog_email::testkit::OUTSIDER);
 
     ann.mail_agent("deploy api", "").await;
-    let ask = ann.expect("To approve, reply to this mail with APPROVE").await;
+    let ask = ann
+        .expect("To approve, reply to this mail with APPROVE")
+        .await;
     let reply_to = ask.reply_to.clone().expect("a Reply-To");
 
-    // Mallory writes as Ann: her provider stamps dmarc=fail for example.test's From.
-    mallory
-        .send_as(&ann.address, &reply_to, "Re: deploy api", "APPROVE", Some(&ask), None)
-        .await;
+    // Eve, from another domain, writes as Ann: the receiving server stamps dmarc=fail.
+    eve.send_as(
+        &ann.address,
+        &reply_to,
+        "Re: deploy api",
+        "APPROVE",
+        Some(&ask),
+        None,
+    )
+    .await;
     bot.wait_audit("inbound.refused", 1).await;
 
     // Ann herself, but to a made-up nonce, not answering the request.
@@ -64,13 +84,27 @@ async fn forged_wrong_replayed_unauthorised_and_automatic_replies_settle_nothing
         .split_once('.')
         .expect("agent+<approval>.<nonce>@");
     let forged = format!("agent+{approval}.wrongwrongwrongwrong@example.test");
-    ann.send_as(&ann.address, &forged, "Re: deploy api", "APPROVE", None, None)
-        .await;
+    ann.send_as(
+        &ann.address,
+        &forged,
+        "Re: deploy api",
+        "APPROVE",
+        None,
+        None,
+    )
+    .await;
     bot.wait_audit("decision.refused", 1).await;
 
     // Bob may chat but not approve.
-    bob.send_as(&bob.address, &reply_to, "Re: deploy api", "approve", Some(&ask), None)
-        .await;
+    bob.send_as(
+        &bob.address,
+        &reply_to,
+        "Re: deploy api",
+        "approve",
+        Some(&ask),
+        None,
+    )
+    .await;
     bot.wait_audit("decision.refused", 2).await;
 
     // An out-of-office answer to the request, straight into the agent's mailbox.
@@ -86,7 +120,10 @@ async fn forged_wrong_replayed_unauthorised_and_automatic_replies_settle_nothing
                 ("Auto-Submitted", "auto-replied"),
                 (
                     "Authentication-Results",
-                    &format!("{}; dmarc=pass header.from=example.test", servers.authserv_id),
+                    &format!(
+                        "{}; dmarc=pass header.from=example.test",
+                        servers.authserv_id
+                    ),
                 ),
             ],
             "APPROVE\nI am out of the office until Monday.",
@@ -98,8 +135,15 @@ async fn forged_wrong_replayed_unauthorised_and_automatic_replies_settle_nothing
     // The real approval, then the same reply replayed as a new mail.
     let approval_reply = ann.reply(&ask, "APPROVE").await;
     ann.expect("restarted api").await;
-    ann.send_as(&ann.address, &reply_to, "Re: deploy api", "APPROVE", Some(&ask), None)
-        .await;
+    ann.send_as(
+        &ann.address,
+        &reply_to,
+        "Re: deploy api",
+        "APPROVE",
+        Some(&ask),
+        None,
+    )
+    .await;
     // And once more with the very same Message-ID: the inbox drops it as a duplicate.
     ann.send_as(
         &ann.address,
@@ -122,7 +166,11 @@ async fn forged_wrong_replayed_unauthorised_and_automatic_replies_settle_nothing
         .collect();
     assert_eq!(
         reasons,
-        ["ann: wrong nonce", "bob: not an approver", "ann: already settled"],
+        [
+            "ann: wrong nonce",
+            "bob: not an approver",
+            "ann: already settled"
+        ],
         "{refused:?}"
     );
     let inbound: Vec<String> = bot
@@ -132,16 +180,24 @@ async fn forged_wrong_replayed_unauthorised_and_automatic_replies_settle_nothing
         .map(|(actor, _, data)| format!("{actor}: {}", data["reason"].as_str().unwrap_or("")))
         .collect();
     assert_eq!(inbound.len(), 2, "{inbound:?}");
-    assert!(inbound[0].starts_with("ann: the mail's sender is not authenticated"), "{inbound:?}");
+    assert!(
+        inbound[0].starts_with("ann: the mail's sender is not authenticated"),
+        "{inbound:?}"
+    );
     assert!(inbound[1].starts_with("ann: automatic mail"), "{inbound:?}");
 
     // The forged mail was answered to Ann (who should know); the automatic one never.
-    ann.expect("Refused: the mail's sender is not authenticated").await;
-    assert_eq!(ann.count("automatic mail"), 0, "no answer to an automatic reply");
+    ann.expect("Refused: the mail's sender is not authenticated")
+        .await;
+    assert_eq!(
+        ann.count("automatic mail"),
+        0,
+        "no answer to an automatic reply"
+    );
     assert!(
-        mallory.inbox().is_empty(),
+        eve.inbox().is_empty(),
         "nothing goes to the forger: {:?}",
-        mallory.inbox()
+        eve.inbox()
     );
     bot.stop().await;
 }

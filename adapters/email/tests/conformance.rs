@@ -30,7 +30,14 @@ impl Peer for Thread {
 
     async fn say(&self, text: &str) {
         self.ann
-            .send_as(&self.ann.address, AGENT, "Re: conformance", text, Some(&self.root), None)
+            .send_as(
+                &self.ann.address,
+                AGENT,
+                "Re: conformance",
+                text,
+                Some(&self.root),
+                None,
+            )
             .await;
     }
 
@@ -54,7 +61,14 @@ async fn conformance(imap: &str) {
     let config = config(&servers, imap);
     let ann = Person::new(&servers, "ann@example.test");
     let root_id = ann
-        .send_as(&ann.address, &ann.address, "conformance", "a thread of my own", None, None)
+        .send_as(
+            &ann.address,
+            &ann.address,
+            "conformance",
+            "a thread of my own",
+            None,
+            None,
+        )
         .await;
     let root = ann.expect("a thread of my own").await;
     assert_eq!(root.message_id, root_id);

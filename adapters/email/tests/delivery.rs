@@ -44,7 +44,12 @@ impl Store for Stalling {
         }
         self.inner.inbox_put(event, now).await
     }
-    async fn set_channel_state(&self, channel: &str, key: &str, value: &str) -> openmog::Result<()> {
+    async fn set_channel_state(
+        &self,
+        channel: &str,
+        key: &str,
+        value: &str,
+    ) -> openmog::Result<()> {
         if key.starts_with("imap:") && self.in_progress.load(Ordering::SeqCst) {
             self.hang().await;
         }
@@ -77,7 +82,11 @@ impl Store for Stalling {
     async fn plans(&self, open_only: bool, limit: usize) -> openmog::Result<Vec<PlanSummary>> {
         self.inner.plans(open_only, limit).await
     }
-    async fn runnable_steps(&self, now: Timestamp, limit: usize) -> openmog::Result<Vec<RunnableStep>> {
+    async fn runnable_steps(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> openmog::Result<Vec<RunnableStep>> {
         self.inner.runnable_steps(now, limit).await
     }
     async fn plans_with_expired_approvals(&self, now: Timestamp) -> openmog::Result<Vec<PlanId>> {
@@ -86,22 +95,43 @@ impl Store for Stalling {
     async fn plans_with_open_approvals(&self) -> openmog::Result<Vec<PlanId>> {
         self.inner.plans_with_open_approvals().await
     }
-    async fn outbox_due(&self, channel: &str, now: Timestamp, limit: usize) -> openmog::Result<Vec<OutboxItem>> {
+    async fn outbox_due(
+        &self,
+        channel: &str,
+        now: Timestamp,
+        limit: usize,
+    ) -> openmog::Result<Vec<OutboxItem>> {
         self.inner.outbox_due(channel, now, limit).await
     }
     async fn outbox_next_due(&self, channel: &str) -> openmog::Result<Option<Timestamp>> {
         self.inner.outbox_next_due(channel).await
     }
-    async fn outbox_sent(&self, id: &OutboxId, sent: &SentRef, audit: AuditEvent, now: Timestamp) -> openmog::Result<()> {
+    async fn outbox_sent(
+        &self,
+        id: &OutboxId,
+        sent: &SentRef,
+        audit: AuditEvent,
+        now: Timestamp,
+    ) -> openmog::Result<()> {
         self.inner.outbox_sent(id, sent, audit, now).await
     }
     async fn outbox_sent_ref(&self, key: &str) -> openmog::Result<Option<SentRef>> {
         self.inner.outbox_sent_ref(key).await
     }
-    async fn outbox_retry(&self, id: &OutboxId, not_before: Timestamp, error: &str) -> openmog::Result<()> {
+    async fn outbox_retry(
+        &self,
+        id: &OutboxId,
+        not_before: Timestamp,
+        error: &str,
+    ) -> openmog::Result<()> {
         self.inner.outbox_retry(id, not_before, error).await
     }
-    async fn outbox_failed(&self, id: &OutboxId, audit: AuditEvent, now: Timestamp) -> openmog::Result<()> {
+    async fn outbox_failed(
+        &self,
+        id: &OutboxId,
+        audit: AuditEvent,
+        now: Timestamp,
+    ) -> openmog::Result<()> {
         self.inner.outbox_failed(id, audit, now).await
     }
     async fn outbox_depth(&self) -> openmog::Result<u64> {
@@ -169,4 +199,30 @@ async fn a_mail_is_processed_exactly_once_across_crashes_at_the_hand_off() {
         );
         bot.stop().await;
     }
+}
+
+#[tokio::test]
+async fn temporary_smtp_failures_are_retried_until_the_mail_goes_out_once() {
+    let Some(servers) = servers() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let bot = Bot::start(&servers, sqlite(dir.path()).await).await;
+    let ann = Person::new(&servers, "ann@example.test");
+    ann.mail_agent("say 7", "").await;
+    // Armed once Ann's own mail is in: the agent hears of it through IDLE, which Dovecot
+    // reports half a second later, so the next sends through the server are the agent's.
+    servers.fail_next_sends(2);
+    ann.expect("line 7").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let sent = bot.audit_of("outbound.sent").await;
+    let attempts: Vec<u64> = sent
+        .iter()
+        .map(|(_, _, data)| data["attempts"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(
+        attempts.first(),
+        Some(&3),
+        "the first mail went out on its third try, after two 451s: {sent:?}"
+    );
+    assert_eq!(ann.count("line 7"), 2, "nothing was sent twice");
+    bot.stop().await;
 }

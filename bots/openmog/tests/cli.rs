@@ -69,3 +69,27 @@ fn discord_settings_are_checked_with_file_and_key() {
         check("[channels.discord]\nkind = \"discord\"\nsettings = { token = \"aaa.bbb.ccc\" }\n");
     assert!(ok, "{text}");
 }
+
+#[test]
+fn email_settings_are_checked_with_file_and_key() {
+    let table = |extra: &str| {
+        format!(
+            "[channels.mail]\nkind = \"email\"\n[channels.mail.settings]\naddress = \"agent@example.com\"\n\
+             imap = {{ host = \"imap.example.com\", password = \"hunter2-secret\" }}\n\
+             smtp = {{ host = \"smtp.example.com\", password = \"hunter2-secret\" }}\n{extra}"
+        )
+    };
+    let (ok, text) = check(&table(""));
+    assert!(!ok);
+    assert!(text.contains("FILE"), "{text}");
+    assert!(
+        text.contains("channels.mail.settings.trusted_authserv_ids: missing"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("hunter2"),
+        "passwords are never echoed: {text}"
+    );
+    let (ok, text) = check(&table("trusted_authserv_ids = [\"mx.example.com\"]\n"));
+    assert!(ok, "{text}");
+}

@@ -64,14 +64,44 @@ pub async fn run_all(store: &dyn Store) {
 pub async fn channel_state_round_trips(store: &dyn Store) {
     let (a, b) = (fresh_channel(), fresh_channel());
     assert_eq!(store.channel_state(&a, "uid").await.expect("read"), None);
-    store.set_channel_state(&a, "uid", "1:41").await.expect("set");
-    store.set_channel_state(&a, "uid", "1:42").await.expect("replace");
-    store.set_channel_state(&b, "uid", "7:1").await.expect("set");
-    store.set_channel_state(&a, "thread", "{\"subject\":\"Re: ü\"}").await.expect("set");
-    assert_eq!(store.channel_state(&a, "uid").await.expect("read").as_deref(), Some("1:42"));
-    assert_eq!(store.channel_state(&b, "uid").await.expect("read").as_deref(), Some("7:1"));
+    store
+        .set_channel_state(&a, "uid", "1:41")
+        .await
+        .expect("set");
+    store
+        .set_channel_state(&a, "uid", "1:42")
+        .await
+        .expect("replace");
+    store
+        .set_channel_state(&b, "uid", "7:1")
+        .await
+        .expect("set");
+    store
+        .set_channel_state(&a, "thread", "{\"subject\":\"Re: ü\"}")
+        .await
+        .expect("set");
     assert_eq!(
-        store.channel_state(&a, "thread").await.expect("read").as_deref(),
+        store
+            .channel_state(&a, "uid")
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("1:42")
+    );
+    assert_eq!(
+        store
+            .channel_state(&b, "uid")
+            .await
+            .expect("read")
+            .as_deref(),
+        Some("7:1")
+    );
+    assert_eq!(
+        store
+            .channel_state(&a, "thread")
+            .await
+            .expect("read")
+            .as_deref(),
         Some("{\"subject\":\"Re: ü\"}")
     );
 }

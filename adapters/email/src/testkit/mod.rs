@@ -361,17 +361,48 @@ fn make_certificate(dir: &Path) -> String {
     .unwrap_or_else(|err| panic!("cannot write {}: {err}", ext.display()));
     let path = |name: &str| dir.join(name).display().to_string();
     openssl(&[
-        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-        "/CN=openmog test CA", "-keyout", &path("ca.key"), "-out", &path("ca.pem"),
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=openmog test CA",
+        "-keyout",
+        &path("ca.key"),
+        "-out",
+        &path("ca.pem"),
     ]);
     openssl(&[
-        "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout",
-        &path("key.pem"), "-out", &path("server.csr"),
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        &path("key.pem"),
+        "-out",
+        &path("server.csr"),
     ]);
     openssl(&[
-        "x509", "-req", "-in", &path("server.csr"), "-CA", &path("ca.pem"), "-CAkey",
-        &path("ca.key"), "-CAcreateserial", "-days", "2", "-extfile", &path("server.ext"),
-        "-out", &path("cert.pem"),
+        "x509",
+        "-req",
+        "-in",
+        &path("server.csr"),
+        "-CA",
+        &path("ca.pem"),
+        "-CAkey",
+        &path("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &path("server.ext"),
+        "-out",
+        &path("cert.pem"),
     ]);
     fs::read_to_string(dir.join("ca.pem"))
         .unwrap_or_else(|err| panic!("cannot read the CA certificate: {err}"))

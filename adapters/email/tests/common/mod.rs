@@ -34,8 +34,7 @@ pub fn servers() -> Option<MailServers> {
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .try_init();
     openmog_email::testkit::start()
@@ -114,7 +113,11 @@ imap = {{ host = "{host}", port = {imap_port}, security = "{imap}", password = "
 smtp = {{ host = "{host}", port = {smtp_port}, security = "starttls", password = "{password}" }}"#,
         authserv = servers.authserv_id,
         ca = ca.display(),
-        host = if imap == "plain" { "127.0.0.1" } else { "localhost" },
+        host = if imap == "plain" {
+            "127.0.0.1"
+        } else {
+            "localhost"
+        },
         password = servers.password(AGENT),
         smtp_port = servers.smtp_port,
     )
@@ -216,10 +219,21 @@ impl Bot {
             if found.len() >= n {
                 return found;
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "expected {n} `{kind}` audit events, got {found:?}"
-            );
+            if tokio::time::Instant::now() >= deadline {
+                let all: Vec<String> = self
+                    .engine
+                    .store()
+                    .audit_records(1, 100_000)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| format!("{} {} {}", r.event.kind, r.event.actor, r.event.data))
+                    .collect();
+                panic!(
+                    "expected {n} `{kind}` audit events, got {found:?}; the audit log:\n{}",
+                    all.join("\n")
+                );
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -261,7 +275,12 @@ impl Person {
             address: address.to_owned(),
             password: servers.password(address),
             smtp_port: servers.smtp_port,
-            maildir: servers.dir().join("mail").join(domain).join(user).join("Maildir"),
+            maildir: servers
+                .dir()
+                .join("mail")
+                .join(domain)
+                .join(user)
+                .join("Maildir"),
         }
     }
 
@@ -276,9 +295,9 @@ impl Person {
         thread: Option<&Received>,
         message_id: Option<&str>,
     ) -> String {
-        let id = message_id.map(str::to_owned).unwrap_or_else(|| {
-            format!("{}@example.test", openmog::domain::new_short_id(12))
-        });
+        let id = message_id
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("{}@example.test", openmog::domain::new_short_id(12)));
         let mut builder = Message::builder()
             .from(from.parse::<Mailbox>().expect("from"))
             .to(to.parse::<Mailbox>().expect("to"))
@@ -295,9 +314,15 @@ impl Person {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
             .port(self.smtp_port)
             .tls(Tls::None)
-            .credentials(Credentials::new(self.address.clone(), self.password.clone()))
+            .credentials(Credentials::new(
+                self.address.clone(),
+                self.password.clone(),
+            ))
             .build();
-        transport.send(mail).await.expect("the test mail is accepted");
+        transport
+            .send(mail)
+            .await
+            .expect("the test mail is accepted");
         id
     }
 
@@ -312,7 +337,8 @@ impl Person {
         let to = mail.reply_to.clone().unwrap_or_else(|| AGENT.to_owned());
         let subject = format!("Re: {}", mail.subject.trim_start_matches("Re: "));
         let quoted: String = mail.text.lines().map(|l| format!("> {l}\n")).collect();
-        let body = format!("{body}\n\nOn Tue, 24 Nov 2026 at 10:00, openmog <{AGENT}> wrote:\n{quoted}");
+        let body =
+            format!("{body}\n\nOn Tue, 24 Nov 2026 at 10:00, openmog <{AGENT}> wrote:\n{quoted}");
         self.send_as(&self.address, &to, &subject, &body, Some(mail), None)
             .await
     }
@@ -377,7 +403,10 @@ fn parse(file: &std::path::Path) -> Option<Received> {
     Some(Received {
         message_id: mail.message_id().unwrap_or_default().to_owned(),
         subject: mail.subject().unwrap_or_default().to_owned(),
-        text: mail.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+        text: mail
+            .body_text(0)
+            .map(|t| t.into_owned())
+            .unwrap_or_default(),
         reply_to: mail
             .reply_to()
             .and_then(|a| a.first())
@@ -385,7 +414,9 @@ fn parse(file: &std::path::Path) -> Option<Received> {
             .map(str::to_owned),
         in_reply_to: ids(mail.in_reply_to()),
         references: ids(mail.references()),
-        auto_submitted: mail.header_raw("Auto-Submitted").map(|v| v.trim().to_owned()),
+        auto_submitted: mail
+            .header_raw("Auto-Submitted")
+            .map(|v| v.trim().to_owned()),
         file: file.to_owned(),
     })
 }

@@ -1,0 +1,90 @@
+//! Mail passwords never reach logs, errors or Debug output: not when the login succeeds
+//! (at trace level, where the IMAP and SMTP exchanges are logged), not when it fails.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{AGENT, Person, channel, config, servers};
+use openmog::channel::{Channel, InboundSink};
+use openmog::clock::SystemClock;
+use openmog::domain::{ConversationRef, Outbound};
+use openmog::store::{MemoryStore, SharedStore};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn passwords_are_never_logged_nor_in_errors() {
+    let Some(servers) = servers() else { return };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let good = config(&servers, "starttls");
+    let password = servers.password(AGENT);
+    let mut bad = good.clone();
+    let wrong = "wrong-Pa55word-never-logged";
+    let settings = &mut bad.channels.get_mut("mail").expect("mail").settings;
+    for server in ["imap", "smtp"] {
+        settings.get_mut(server).expect(server)["password"] = wrong.into();
+    }
+
+    for (config, secret) in [(&good, password.as_str()), (&bad, wrong)] {
+        let store: SharedStore = Arc::new(MemoryStore::new());
+        let channel = channel(config, &store);
+        assert!(!format!("{channel:?} {:?}", channel.settings()).contains(secret));
+        let sink = InboundSink::new(
+            "mail",
+            store.clone(),
+            Arc::new(SystemClock),
+            Arc::new(tokio::sync::Notify::new()),
+        );
+        let shutdown = CancellationToken::new();
+        let receiving = tokio::spawn({
+            let channel = channel.clone();
+            let shutdown = shutdown.clone();
+            async move { channel.receive(sink, shutdown).await }
+        });
+        let ann = Person::new(&servers, "ann@example.test");
+        let thread = ConversationRef::new("mail", "ann@example.test");
+        let sent = channel
+            .send(&Outbound::text(thread, "secret-check", "hello Ann"))
+            .await;
+        if let Err(err) = &sent {
+            assert!(!err.to_string().contains(secret), "{err}");
+        } else {
+            ann.expect("hello Ann").await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        shutdown.cancel();
+        receiving
+            .await
+            .expect("joined")
+            .expect("receive ends cleanly");
+    }
+
+    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).to_string();
+    assert!(logs.contains("LOGIN"), "the wrong login was logged: {logs}");
+    for secret in [password.as_str(), wrong] {
+        assert!(!logs.contains(secret), "a password is in the logs");
+    }
+}
