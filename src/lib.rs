@@ -19,5 +19,7 @@ pub mod planner;
 pub mod policy;
 pub mod skills;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use error::{Error, Result};

@@ -3,38 +3,18 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
 use openmog::channel::Channel;
 use openmog::domain::{ConversationRef, Outbound};
+use openmog::testing::LogCapture;
 use openmog_discord::fake::{FakeDiscord, Place};
 use openmog_discord::{DiscordChannel, DiscordSettings};
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_token_is_never_logged_nor_in_errors() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = LogCapture::start();
 
     let fake = FakeDiscord::start(TOKEN).await;
     let bot = Bot::in_memory(&fake).await;
@@ -65,7 +45,7 @@ async fn the_token_is_never_logged_nor_in_errors() {
     assert!(!err.to_string().contains(TOKEN), "{err}");
     tokio::time::sleep(Duration::from_millis(100)).await;
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("IDENTIFY") || logs.contains("identif") || logs.contains("connected"),
         "the gateway was logged"

@@ -154,35 +154,9 @@ pub fn approval_text(prompt: &ApprovalPrompt) -> String {
 mod tests {
     use super::*;
     use openmog::domain::{ApprovalId, ConversationRef, PlanId};
-    use secrecy::SecretString;
-
-    use crate::auth_results::Requirement;
-    use crate::settings::{Security, Server};
 
     fn settings() -> EmailSettings {
-        let server = Server {
-            host: "localhost".to_owned(),
-            port: 1,
-            security: Security::Plain,
-            username: "agent@example.test".to_owned(),
-            password: SecretString::from("pw"),
-        };
-        EmailSettings {
-            address: "agent@example.test".to_owned(),
-            display_name: "openmog".to_owned(),
-            imap: server.clone(),
-            smtp: server,
-            mailbox: "INBOX".to_owned(),
-            idle: true,
-            poll_interval: std::time::Duration::from_secs(60),
-            trusted_authserv_ids: vec!["mx.example.test".to_owned()],
-            accept: Requirement::Dmarc,
-            max_attachment_bytes: 1,
-            max_message_bytes: 1 << 20,
-            ca_pem: None,
-            timeout: std::time::Duration::from_secs(5),
-            attachments_dir: None,
-        }
+        EmailSettings::for_fuzzing()
     }
 
     fn formatted(composed: &Composed) -> String {

@@ -198,7 +198,8 @@ impl EmailSettings {
         })
     }
 
-    /// Settings that need no server, for fuzzing the receive path.
+    /// Settings for `agent@example.test` that no server stands behind: for fuzzing the
+    /// receive path and for unit tests.
     #[doc(hidden)]
     pub fn for_fuzzing() -> Self {
         let server = Server {

@@ -1,6 +1,7 @@
 //! The shared adapter conformance suite, run against real Dovecot and SMTP: the peer is a
-//! person writing in one thread and reading their own Maildir. Once over IMAP with
-//! implicit TLS and once with STARTTLS, each with a certificate made for the test.
+//! person writing in one thread and reading their own Maildir. Over IMAP with implicit TLS
+//! and with STARTTLS (each with a certificate made for the test), and once without IDLE,
+//! polling a plain loopback connection.
 
 mod common;
 
@@ -55,10 +56,13 @@ impl Peer for Thread {
     }
 }
 
-async fn conformance(imap: &str) {
+async fn conformance(imap: &str, idle: bool) {
     let Some(servers) = servers() else { return };
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = config(&servers, imap);
+    let mut config = config(&servers, imap);
+    let settings = &mut config.channels.get_mut("mail").expect("mail").settings;
+    settings.insert("idle".to_owned(), idle.into());
+    settings.insert("poll_interval".to_owned(), "1s".into());
     let ann = Person::new(&servers, "ann@example.test");
     let root_id = ann
         .send_as(
@@ -78,10 +82,15 @@ async fn conformance(imap: &str) {
 
 #[tokio::test]
 async fn conformance_over_implicit_tls() {
-    conformance("tls").await;
+    conformance("tls", true).await;
 }
 
 #[tokio::test]
 async fn conformance_over_starttls() {
-    conformance("starttls").await;
+    conformance("starttls", true).await;
+}
+
+#[tokio::test]
+async fn conformance_polling_without_idle() {
+    conformance("plain", false).await;
 }

@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{AGENT, Person, channel, config, servers};
@@ -12,32 +11,14 @@ use openmog::channel::{Channel, InboundSink};
 use openmog::clock::SystemClock;
 use openmog::domain::{ConversationRef, Outbound};
 use openmog::store::{MemoryStore, SharedStore};
+use openmog::testing::LogCapture;
 use tokio_util::sync::CancellationToken;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn passwords_are_never_logged_nor_in_errors() {
     let Some(servers) = servers() else { return };
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = LogCapture::start();
 
     let good = config(&servers, "starttls");
     let password = servers.password(AGENT);
@@ -82,7 +63,7 @@ async fn passwords_are_never_logged_nor_in_errors() {
             .expect("receive ends cleanly");
     }
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).to_string();
+    let logs = captured.text();
     assert!(logs.contains("LOGIN"), "the wrong login was logged: {logs}");
     for secret in [password.as_str(), wrong] {
         assert!(!logs.contains(secret), "a password is in the logs");

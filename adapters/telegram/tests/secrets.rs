@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::TOKEN;
@@ -12,32 +11,14 @@ use openmog::channel::{Channel, InboundSink};
 use openmog::clock::SystemClock;
 use openmog::domain::{ConversationRef, Outbound};
 use openmog::store::MemoryStore;
+use openmog::testing::LogCapture;
 use openmog_telegram::{TelegramChannel, TelegramSettings};
 use tokio_util::sync::CancellationToken;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn the_token_is_never_logged_nor_in_errors() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = LogCapture::start();
 
     // Nothing listens on port 9: every request fails with a connection error.
     let settings: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_value(
@@ -76,7 +57,7 @@ async fn the_token_is_never_logged_nor_in_errors() {
     });
     channel.receive(sink, shutdown).await.unwrap();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("getMe failed"),
         "the failures were logged: {logs}"
