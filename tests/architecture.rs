@@ -2,7 +2,15 @@
 
 use std::path::Path;
 
-const PLATFORM_SDKS: &[&str] = &["serenity", "teloxide", "lettre", "async_imap", "async-imap"];
+const PLATFORM_SDKS: &[&str] = &[
+    "serenity",
+    "teloxide",
+    "lettre",
+    "async_imap",
+    "async-imap",
+    "mail_parser",
+    "mail-parser",
+];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

@@ -74,19 +74,18 @@ impl Watcher<'_> {
         connected: &mut bool,
     ) -> Result<(), Error> {
         let mut session = self.connect().await?;
-        let mailbox = session
-            .select(&self.settings.mailbox)
-            .await
-            .map_err(|err| self.error(format!("SELECT {}: {err}", self.settings.mailbox)))?;
+        let select = format!("SELECT {}", self.settings.mailbox);
+        let mailbox = self
+            .timed(&select, session.select(&self.settings.mailbox))
+            .await?;
         *connected = true;
         let validity = mailbox
             .uid_validity
             .ok_or_else(|| self.error("the server reports no UIDVALIDITY".to_owned()))?;
         let idle = self.settings.idle
-            && session
-                .capabilities()
-                .await
-                .map_err(|err| self.error(format!("CAPABILITY: {err}")))?
+            && self
+                .timed("CAPABILITY", session.capabilities())
+                .await?
                 .has_str("IDLE");
         let mut progress = match self.progress(validity).await? {
             Some(progress) => progress,
@@ -183,10 +182,9 @@ impl Watcher<'_> {
         sink: &InboundSink,
         shutdown: &CancellationToken,
     ) -> Result<(), Error> {
-        let found = session
-            .uid_search(query)
-            .await
-            .map_err(|err| self.error(format!("UID SEARCH {query}: {err}")))?;
+        let found = self
+            .timed(&format!("UID SEARCH {query}"), session.uid_search(query))
+            .await?;
         // `n:*` always matches the highest UID, even one below `n`.
         let mut uids: Vec<u32> = found
             .into_iter()
@@ -250,14 +248,14 @@ impl Watcher<'_> {
         uid: u32,
         items: &str,
     ) -> Result<Vec<async_imap::types::Fetch>, Error> {
-        let stream = session
-            .uid_fetch(uid.to_string(), items)
-            .await
-            .map_err(|err| self.error(format!("UID FETCH {uid}: {err}")))?;
-        stream
-            .try_collect()
-            .await
-            .map_err(|err| self.error(format!("UID FETCH {uid}: {err}")))
+        let fetch = async {
+            session
+                .uid_fetch(uid.to_string(), items)
+                .await?
+                .try_collect()
+                .await
+        };
+        self.timed(&format!("UID FETCH {uid} {items}"), fetch).await
     }
 
     /// A thread's state exists before the engine can answer in it.
@@ -275,14 +273,14 @@ impl Watcher<'_> {
 
     /// Marks `uid` read: only ever after the engine stored it.
     async fn mark_read(&self, session: &mut ImapSession, uid: u32) -> Result<(), Error> {
-        let updates = session
-            .uid_store(uid.to_string(), "+FLAGS.SILENT (\\Seen)")
-            .await
-            .map_err(|err| self.error(format!("UID STORE {uid}: {err}")))?;
-        updates
-            .try_collect::<Vec<_>>()
-            .await
-            .map_err(|err| self.error(format!("UID STORE {uid}: {err}")))?;
+        let store = async {
+            session
+                .uid_store(uid.to_string(), "+FLAGS.SILENT (\\Seen)")
+                .await?
+                .try_collect::<Vec<_>>()
+                .await
+        };
+        self.timed(&format!("UID STORE {uid}"), store).await?;
         Ok(())
     }
 
@@ -293,9 +291,7 @@ impl Watcher<'_> {
         shutdown: &CancellationToken,
     ) -> Result<ImapSession, Error> {
         let mut idle = session.idle();
-        idle.init()
-            .await
-            .map_err(|err| self.error(format!("IDLE: {err}")))?;
+        self.timed("IDLE", idle.init()).await?;
         let woke = {
             let (wait, _stop) = idle.wait_with_timeout(self.settings.poll_interval);
             tokio::select! {
@@ -310,9 +306,24 @@ impl Watcher<'_> {
             }
             Some(Ok(IdleResponse::Timeout | IdleResponse::ManualInterrupt)) | None => {}
         }
-        idle.done()
-            .await
-            .map_err(|err| self.error(format!("IDLE DONE: {err}")))
+        self.timed("DONE", idle.done()).await
+    }
+
+    /// Runs one IMAP command within `timeout`: a connection that went silent is given up
+    /// (and reconnected), never waited on forever.
+    async fn timed<T>(
+        &self,
+        what: &str,
+        command: impl std::future::Future<Output = async_imap::error::Result<T>>,
+    ) -> Result<T, Error> {
+        match tokio::time::timeout(self.settings.timeout, command).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(self.error(format!("{what}: {err}"))),
+            Err(_) => Err(self.error(format!(
+                "{what}: no answer within {:?}",
+                self.settings.timeout
+            ))),
+        }
     }
 
     /// The stored progress for this mailbox if it is still valid for `validity`.
