@@ -49,6 +49,7 @@ fn decision(approval: &ApprovalId, nonce: Option<&str>) -> InboundKind {
         verdict: Verdict::Approve,
         scope: DecisionScope::Step,
         nonce: nonce.map(str::to_owned),
+        comment: None,
     }
 }
 

@@ -166,6 +166,7 @@ impl MemoryChannelHandle {
                 verdict,
                 scope,
                 nonce: None,
+                comment: None,
             },
         });
     }

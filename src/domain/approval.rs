@@ -164,4 +164,6 @@ pub struct Decision {
     pub scope: DecisionScope,
     /// The nonce the decision carried, if any ([`Approval::nonce`]).
     pub nonce: Option<String>,
+    /// What the decider wrote with it, if anything.
+    pub comment: Option<String>,
 }

@@ -76,6 +76,9 @@ pub enum InboundKind {
         /// whose [`Capabilities::decisions_need_proof`] is set it must be present.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         nonce: Option<String>,
+        /// What the decider wrote with it (`DENY not during the release`), for the record.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
     },
     /// Something the channel refused before it could become a request or a decision (a
     /// mail whose sender is not authenticated, an automatic reply). Never acted on: the

@@ -106,17 +106,18 @@ pub(super) async fn decide(
                     "decision",
                     contact.0.clone(),
                     id.to_string(),
-                    json!({"verdict": decision.verdict, "scope": decision.scope, "evidence": evidence, "channel": conversation.channel, "state": state.as_str()}),
+                    json!({"verdict": decision.verdict, "scope": decision.scope, "evidence": evidence, "channel": conversation.channel, "state": state.as_str(), "comment": decision.comment}),
                 ));
                 outcomes.push((id.clone(), state));
             }
+            let remark = decision.comment.as_deref().map(|c| format!(" They wrote: {c}")).unwrap_or_default();
             let lines: Vec<String> = outcomes
                 .iter()
                 .map(|(id, state)| {
                     let a = plan.approval(id).expect("voted on it");
                     match state {
-                        ApprovalState::Approved => format!("✓ {id} ({}) approved by {who}.", a.step),
-                        ApprovalState::Denied => format!("⊘ {id} ({}) denied by {who}.", a.step),
+                        ApprovalState::Approved => format!("✓ {id} ({}) approved by {who}.{remark}", a.step),
+                        ApprovalState::Denied => format!("⊘ {id} ({}) denied by {who}.{remark}", a.step),
                         _ => {
                             let yes = a.votes.iter().filter(|v| v.verdict == Verdict::Approve).count();
                             format!("{id} ({}): approval from {who} recorded, {yes} of {} needed.", a.step, a.quorum)

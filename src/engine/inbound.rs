@@ -105,6 +105,7 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
                 verdict,
                 scope,
                 nonce,
+                comment,
             },
             Some(contact),
         ) => {
@@ -114,6 +115,7 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
                 verdict: *verdict,
                 scope: *scope,
                 nonce: nonce.clone(),
+                comment: comment.clone(),
             };
             let evidence = evidence(event);
             return decide::decide(inner, &contact, &asker, &evidence, decision, tx).await;
@@ -145,6 +147,7 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
                 verdict,
                 scope,
                 nonce: None,
+                comment: None,
             };
             decide::decide(inner, &contact, &asker, &evidence, decision, tx).await
         }

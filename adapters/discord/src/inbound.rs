@@ -111,6 +111,7 @@ pub fn click_inbound(channel: &str, click: &ComponentInteraction) -> Option<Inbo
         event_id: interaction_event(click.id.get()),
         kind: InboundKind::Decision {
             nonce: None,
+            comment: None,
             approval,
             verdict,
             scope,

@@ -64,6 +64,7 @@ pub(crate) fn convert(channel: &str, settings: &EmailSettings, mail: &IncomingMa
                 verdict: decision.verdict,
                 scope: decision.scope,
                 nonce: Some(nonce),
+                comment: Some(decision.comment).filter(|c| !c.is_empty()),
             }),
             None => refuse(
                 "this reply does not answer an approval request; reply to the request mail \

@@ -39,6 +39,7 @@ async fn request_plan_approval_by_reply_and_report_all_in_one_thread() {
     assert_eq!(bot.restarts(), 0, "nothing runs before the approval");
 
     ann.reply(&ask, "Approve — go ahead").await;
+    ann.expect("approved by Ann. They wrote: go ahead").await;
     let report = ann.expect("restarted api").await;
     assert_eq!(report.subject, "Re: deploy api");
     assert!(
@@ -49,6 +50,10 @@ async fn request_plan_approval_by_reply_and_report_all_in_one_thread() {
     let decisions = bot.audit_of("decision").await;
     assert_eq!(decisions.len(), 1);
     assert_eq!(decisions[0].0, "ann");
+    assert_eq!(
+        decisions[0].2["comment"], "go ahead",
+        "the comment is on record"
+    );
     bot.stop().await;
 }
 

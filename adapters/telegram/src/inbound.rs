@@ -179,6 +179,7 @@ fn convert_press(channel: &str, query: &CallbackQuery) -> Incoming {
         event_id: press_event(&callback_id),
         kind: InboundKind::Decision {
             nonce: None,
+            comment: None,
             approval,
             verdict,
             scope,
