@@ -43,8 +43,9 @@ type Keyed =
 type Direct = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
 
 /// Spaces messages: at most `per_conversation` to one chat, `per_group` to one group chat,
-/// `per_channel` through the channel, and never more than `cap` in its window. Bursts are one message: steady spacing never
-/// trips a platform's short-window limits. Typing indicators take a channel-wide turn.
+/// `per_channel` through the channel, and never more than `cap` in its window. Bursts are
+/// one message (except under `cap`): steady spacing never trips a platform's short-window
+/// limits. Typing indicators take a channel-wide turn.
 pub struct Paced<C> {
     inner: C,
     pacing: Pacing,

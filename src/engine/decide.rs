@@ -1,7 +1,7 @@
 //! Settling decisions exactly once: the decision must carry the approval's nonce where the
 //! channel needs proof, the approval must be open, the decider must be one of its approvers
-//! and must not have decided already. Anything else changes nothing, gets a
-//! clear answer, and is audited.
+//! and must not have decided already. Anything else changes nothing, gets a clear answer,
+//! and is audited.
 
 use serde_json::json;
 
