@@ -82,10 +82,57 @@ impl AuditRecord {
 }
 
 fn digest(seq: u64, at: Timestamp, event: &AuditEvent, prev_hash: &str) -> String {
-    // serde_json writes object keys in sorted order (no `preserve_order`), so the same
-    // event always hashes the same.
+    let event = Canonical {
+        kind: &event.kind,
+        actor: &event.actor,
+        subject: &event.subject,
+        data: Sorted(&event.data),
+    };
     let canonical = serde_json::to_string(&(seq, at.0, event, prev_hash)).expect("serializable");
     hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// An [`AuditEvent`] as it is hashed: its fields in declaration order, its data with every
+/// object's keys sorted.
+#[derive(Serialize)]
+struct Canonical<'a> {
+    kind: &'a str,
+    actor: &'a str,
+    subject: &'a str,
+    data: Sorted<'a>,
+}
+
+/// A JSON value written with sorted object keys, whatever order the map keeps: a
+/// dependency may turn on serde_json's `preserve_order` (genai does), and a record must
+/// hash the same in every build that reads it.
+struct Sorted<'a>(&'a Value);
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                let mut out = serializer.serialize_map(Some(keys.len()))?;
+                for key in keys {
+                    out.serialize_entry(key, &Sorted(&map[key]))?;
+                }
+                out.end()
+            }
+            Value::Array(items) => {
+                let mut out = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    out.serialize_element(&Sorted(item))?;
+                }
+                out.end()
+            }
+            scalar => scalar.serialize(serializer),
+        }
+    }
 }
 
 /// What [`verify`] found.
@@ -165,6 +212,22 @@ mod tests {
             AuditEvent::new("b", "y", "s", Value::Null),
         );
         assert_eq!(second.seq, 2);
+        // The hash of a stored record: it must never change, or old logs would read as
+        // tampered (key order in `data` must not matter either).
+        let known = AuditRecord::seal(
+            None,
+            Timestamp(7),
+            AuditEvent::new(
+                "k",
+                "a",
+                "s",
+                serde_json::json!({"b": 1, "a": [{"d": 2, "c": 3}]}),
+            ),
+        );
+        assert_eq!(
+            known.hash,
+            "d8b7129c2fcdd4f42e36790f56dddd9f8d2e4925978fea8c7c7e03f2cb036827"
+        );
         assert_eq!(second.prev_hash, first.hash);
         assert!(second.is_intact());
         let mut altered = second.clone();

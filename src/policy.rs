@@ -156,6 +156,42 @@ impl Policy {
         &self.directory
     }
 
+    /// The rules in words, one line each, first match first (`shell when command matches
+    /// ^systemctl: needs approval by role:oncall`): what a planner may be told.
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .rules
+            .iter()
+            .map(|compiled| {
+                let rule = &compiled.rule;
+                let when: Vec<String> = rule
+                    .when
+                    .iter()
+                    .map(|c| match (&c.equals, &c.matches) {
+                        (Some(value), _) => format!("{} = {value}", c.arg),
+                        (None, Some(pattern)) => format!("{} matches {pattern}", c.arg),
+                        (None, None) => c.arg.clone(),
+                    })
+                    .collect();
+                let scope = if when.is_empty() {
+                    rule.skill.clone()
+                } else {
+                    format!("{} when {}", rule.skill, when.join(" and "))
+                };
+                let decision = match rule.decision {
+                    crate::config::RuleDecision::Auto => "runs without asking".to_owned(),
+                    crate::config::RuleDecision::Approve => {
+                        format!("needs approval by {}", rule.approvers.join(", "))
+                    }
+                    crate::config::RuleDecision::Forbid => "is forbidden".to_owned(),
+                };
+                format!("{scope}: {decision}")
+            })
+            .collect();
+        lines.push("anything else: is forbidden".to_owned());
+        lines
+    }
+
     /// Whether `contact` may make requests.
     pub fn may_chat(&self, contact: &ContactId) -> bool {
         self.directory.matches(contact, &self.chat)

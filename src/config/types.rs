@@ -301,12 +301,16 @@ fn default_store_url() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlannerConfig {
-    /// The planner: `rules` (deterministic, the default).
+    /// The planner: `rules` (deterministic, the default) or `llm` (a language model, with
+    /// the rules as its fallback; needs the `llm` feature).
     #[serde(default = "default_planner_kind")]
     pub kind: String,
     /// Rules of the rule planner, tried in order.
     #[serde(default)]
     pub rules: Vec<PlanRule>,
+    /// The language model, for `kind = "llm"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmConfig>,
 }
 
 impl Default for PlannerConfig {
@@ -314,8 +318,71 @@ impl Default for PlannerConfig {
         PlannerConfig {
             kind: default_planner_kind(),
             rules: Vec::new(),
+            llm: None,
         }
     }
+}
+
+/// Which API a language model speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmProvider {
+    /// OpenAI's chat completions, as OpenAI, Ollama, vLLM and llama.cpp's server speak it.
+    Openai,
+    /// Anthropic's Messages API.
+    Anthropic,
+}
+
+/// A language-model planner's settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LlmConfig {
+    /// The API it speaks.
+    pub provider: LlmProvider,
+    /// The model, e.g. `gpt-4o-mini`, `claude-sonnet-4-5`, `qwen2.5:7b`.
+    pub model: String,
+    /// The API's base URL, ending in `/v1/` (default: the provider's public API; for
+    /// Ollama `http://localhost:11434/v1/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The environment variable holding the API key (none for a local server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_env: Option<String>,
+    /// How often the model may try to produce a valid plan for one request.
+    #[serde(default = "default_llm_tries")]
+    pub max_tries: u32,
+    /// How long one model call may take.
+    #[serde(default = "default_llm_timeout")]
+    pub timeout: ConfigDuration,
+    /// Tokens (prompt and answer) one request may use for planning, over all tries.
+    #[serde(default = "default_tokens_per_plan")]
+    pub max_tokens_per_plan: u64,
+    /// Tokens all planning may use per day (UTC); then the rule planner answers.
+    #[serde(default = "default_tokens_per_day")]
+    pub max_tokens_per_day: u64,
+    /// Earlier plans of the same conversation the model is shown, at most.
+    #[serde(default = "default_memory_plans")]
+    pub memory_plans: usize,
+}
+
+fn default_llm_tries() -> u32 {
+    3
+}
+
+fn default_llm_timeout() -> ConfigDuration {
+    ConfigDuration::secs(60)
+}
+
+fn default_tokens_per_plan() -> u64 {
+    50_000
+}
+
+fn default_tokens_per_day() -> u64 {
+    1_000_000
+}
+
+fn default_memory_plans() -> usize {
+    5
 }
 
 fn default_planner_kind() -> String {

@@ -189,12 +189,45 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
         );
     }
 
-    if config.planner.kind != "rules" {
-        problems.add(
+    match (config.planner.kind.as_str(), &config.planner.llm) {
+        ("rules", _) => {}
+        ("llm", None) => problems.add(
+            "planner.llm",
+            "planner.kind",
+            "planner.kind = \"llm\" needs a [planner.llm] table with `provider` and `model`"
+                .to_owned(),
+        ),
+        ("llm", Some(llm)) => {
+            if !cfg!(feature = "llm") {
+                problems.add(
+                    "planner.kind",
+                    "planner.kind",
+                    "this build has no language-model planner (build with the `llm` feature)"
+                        .to_owned(),
+                );
+            }
+            if let Some(url) = &llm.base_url
+                && !(url.starts_with("http://") || url.starts_with("https://"))
+            {
+                problems.add(
+                    "planner.llm.base_url",
+                    "planner.llm.base_url",
+                    format!("`{url}` is not an http(s) URL"),
+                );
+            }
+            if llm.max_tries == 0 {
+                problems.add(
+                    "planner.llm.max_tries",
+                    "planner.llm.max_tries",
+                    "must be at least 1".to_owned(),
+                );
+            }
+        }
+        (other, _) => problems.add(
             "planner.kind",
             "planner.kind",
-            format!("unknown planner `{}` (known: rules)", config.planner.kind),
-        );
+            format!("unknown planner `{other}` (known: rules, llm)"),
+        ),
     }
     for (i, rule) in config.planner.rules.iter().enumerate() {
         let key = format!("planner.rules[{i}]");

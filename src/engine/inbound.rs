@@ -203,6 +203,32 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
     }
 }
 
+/// The last `n` plans asked in `conversation`, oldest first: what a planner with memory
+/// sees of the conversation so far.
+async fn recent_plans(
+    inner: &Inner,
+    conversation: &crate::domain::ConversationRef,
+    n: usize,
+) -> Result<Vec<PlanRecord>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let mut plans = Vec::new();
+    for summary in inner.store.plans(false, 200).await? {
+        if &summary.conversation != conversation {
+            continue;
+        }
+        if let Some(plan) = inner.store.plan(&summary.id).await? {
+            plans.push(plan);
+        }
+        if plans.len() == n {
+            break;
+        }
+    }
+    plans.reverse();
+    Ok(plans)
+}
+
 /// What the audit records about who decided: the channel, platform user and event.
 fn evidence(event: &crate::domain::Inbound) -> String {
     format!(
@@ -342,19 +368,37 @@ async fn plan_request(
         item.id.to_string(),
         json!({"conversation": conversation.to_string(), "text": text}),
     ));
-    let outcome = inner
+    let history = recent_plans(inner, conversation, inner.planner.memory()).await?;
+    let policy = inner.policy.summary();
+    let mut outcome = inner
         .planner
         .plan(PlanRequest {
             text,
             requester: contact,
             conversation,
             skills: &inner.skills,
+            history: &history,
+            policy: &policy,
+            max_steps: inner.config.limits.max_steps_per_plan,
         })
         .await;
+    if let Ok(PlanOutcome::Fallback {
+        notice,
+        outcome: stand_in,
+    }) = outcome
+    {
+        tracing::warn!(notice = %notice, "planner fell back");
+        tx.reply(asker, notice);
+        outcome = Ok(*stand_in);
+    }
     let draft = match outcome {
         Ok(PlanOutcome::Plan(draft)) => draft,
         Ok(PlanOutcome::Reply(reply)) => {
             tx.reply(asker, reply);
+            return inner.apply(&tx.effects).await;
+        }
+        Ok(PlanOutcome::Fallback { .. }) => {
+            tx.reply(asker, "I could not plan that: no planner could stand in.");
             return inner.apply(&tx.effects).await;
         }
         Err(err) => {

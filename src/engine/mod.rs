@@ -119,7 +119,7 @@ impl EngineBuilder {
         };
         let planner: Arc<dyn Planner> = match self.planner {
             Some(p) => p,
-            None => Arc::new(RulePlanner::new(&self.config.planner.rules)?),
+            None => configured_planner(&self.config)?,
         };
         let skills = match self.skills {
             Some(s) => s,
@@ -151,6 +151,26 @@ impl EngineBuilder {
             }),
         })
     }
+}
+
+/// The planner `config` names: the rules, or (with the `llm` feature) a language model with
+/// the rules as its fallback.
+fn configured_planner(config: &Config) -> Result<Arc<dyn Planner>> {
+    let rules = RulePlanner::new(&config.planner.rules)?;
+    #[cfg(feature = "llm")]
+    if config.planner.kind == "llm"
+        && let Some(llm) = &config.planner.llm
+    {
+        // reqwest is built without a default crypto provider; an error here means one is
+        // already installed, which is just as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder().build().map_err(|err| {
+            crate::Error::Config(format!("planner.llm: cannot build the HTTP client: {err}"))
+        })?;
+        let planner = crate::planner::LlmPlanner::new(llm, &config.purpose, rules, http)?;
+        return Ok(Arc::new(planner));
+    }
+    Ok(Arc::new(rules))
 }
 
 /// The core engine. Cheap to clone.

@@ -1,6 +1,9 @@
 //! Planners turn a request into a plan draft. The trait is small; the deterministic
-//! [`RulePlanner`] is the embedded default.
+//! [`RulePlanner`] is the embedded default, and with the `llm` feature [`LlmPlanner`] asks a
+//! language model (with the rules as its fallback).
 
+#[cfg(feature = "llm")]
+mod llm;
 mod rules;
 mod template;
 mod validate;
@@ -11,6 +14,8 @@ use crate::Result;
 use crate::domain::{ContactId, ConversationRef, PlanDraft, PlanRecord, StepKey};
 use crate::skills::SkillRegistry;
 
+#[cfg(feature = "llm")]
+pub use llm::LlmPlanner;
 pub use rules::RulePlanner;
 pub use validate::validate_draft;
 
@@ -25,6 +30,13 @@ pub struct PlanRequest<'a> {
     pub conversation: &'a ConversationRef,
     /// The skills available.
     pub skills: &'a SkillRegistry,
+    /// Earlier plans of this conversation, oldest first (at most [`Planner::memory`]).
+    pub history: &'a [PlanRecord],
+    /// What policy does with each skill, one line per rule (for planners that explain
+    /// themselves; policy is applied to the plan afterwards whatever they say).
+    pub policy: &'a [String],
+    /// The most steps a plan may have.
+    pub max_steps: usize,
 }
 
 /// A planner's answer.
@@ -34,6 +46,14 @@ pub enum PlanOutcome {
     Plan(PlanDraft),
     /// No plan: reply this instead (e.g. what the planner can do).
     Reply(String),
+    /// Another planner stood in (the model was unreachable, or over its budget): the
+    /// requester is told `notice`, then `outcome` goes on as usual.
+    Fallback {
+        /// Why, for the requester.
+        notice: String,
+        /// The stand-in's answer.
+        outcome: Box<PlanOutcome>,
+    },
 }
 
 /// Why a replan was asked for.
@@ -63,6 +83,12 @@ pub trait Planner: Send + Sync + 'static {
     /// Lines for `help`: what this planner understands, with examples.
     fn capabilities(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// How many earlier plans of the conversation it wants to see in
+    /// [`PlanRequest::history`] (none by default).
+    fn memory(&self) -> usize {
+        0
     }
 }
 

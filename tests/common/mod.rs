@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake_llm;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

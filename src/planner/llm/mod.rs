@@ -1,0 +1,161 @@
+//! [`LlmPlanner`]: a language model makes the plan, through tool calling. Its answer is
+//! untrusted: the draft is validated (skills, arguments, dependencies, references) and the
+//! model is told the problems and asked again, up to `max_tries`; policy is applied to the
+//! plan afterwards as to any other. When the model is unreachable or the day's token
+//! budget is spent, the rule planner stands in and the requester is told why.
+
+mod budget;
+mod model;
+mod prompt;
+
+use async_trait::async_trait;
+use genai::chat::{ChatMessage, ToolResponse};
+use secrecy::SecretString;
+
+use self::budget::DailyBudget;
+use self::model::{Model, Unavailable};
+use super::{PlanOutcome, PlanRequest, Planner, RulePlanner, validate_draft};
+use crate::config::LlmConfig;
+use crate::domain::PlanDraft;
+use crate::{Error, Result};
+
+/// Plans with a language model; the rules are its fallback.
+#[derive(Debug)]
+pub struct LlmPlanner {
+    model: Model,
+    config: LlmConfig,
+    purpose: String,
+    fallback: RulePlanner,
+    daily: DailyBudget,
+}
+
+impl LlmPlanner {
+    /// A planner for `config`, reading the API key from `config.api_key_env`, calling the
+    /// model through `http`, with `fallback` standing in when the model cannot answer.
+    pub fn new(
+        config: &LlmConfig,
+        purpose: &str,
+        fallback: RulePlanner,
+        http: reqwest::Client,
+    ) -> Result<Self> {
+        let key = match &config.api_key_env {
+            Some(var) => Some(SecretString::from(std::env::var(var).map_err(|_| {
+                Error::Config(format!(
+                    "planner.llm.api_key_env: environment variable `{var}` is not set"
+                ))
+            })?)),
+            None => None,
+        };
+        Ok(LlmPlanner {
+            model: Model::new(config, key, http)?,
+            config: config.clone(),
+            purpose: purpose.to_owned(),
+            fallback,
+            daily: DailyBudget::new(config.max_tokens_per_day),
+        })
+    }
+
+    /// The rule planner's answer, with `why` the model did not answer.
+    async fn stand_in(&self, request: PlanRequest<'_>, why: String) -> Result<PlanOutcome> {
+        let outcome = self.fallback.plan(request).await?;
+        Ok(PlanOutcome::Fallback {
+            notice: format!("{why}; the rule planner answered instead."),
+            outcome: Box::new(outcome),
+        })
+    }
+}
+
+#[async_trait]
+impl Planner for LlmPlanner {
+    async fn plan(&self, request: PlanRequest<'_>) -> Result<PlanOutcome> {
+        let system = prompt::system(&self.purpose, &request);
+        let names: Vec<String> = request.skills.iter().map(|s| s.name().to_owned()).collect();
+        let tools = prompt::tools(&names);
+        let mut messages = vec![ChatMessage::user(prompt::request_message(&request))];
+        let mut spent = 0_u64;
+        let mut problems = Vec::new();
+        for attempt in 1..=self.config.max_tries {
+            if self.daily.left() == 0 {
+                let why = format!(
+                    "The language model's daily budget of {} tokens is used up",
+                    self.daily.limit()
+                );
+                return self.stand_in(request, why).await;
+            }
+            if spent >= self.config.max_tokens_per_plan {
+                return Ok(PlanOutcome::Reply(format!(
+                    "Planning this used up its budget of {} tokens after {} tries; nothing \
+                     was planned. The last problems: {}",
+                    self.config.max_tokens_per_plan,
+                    attempt - 1,
+                    problems.join("; ")
+                )));
+            }
+            let answer = match self.model.ask(&system, &messages, &tools).await {
+                Ok(answer) => answer,
+                Err(Unavailable(why)) => {
+                    tracing::warn!(model = ?self.model, %why, "language model unavailable");
+                    let why = format!("The language model is unavailable ({why})");
+                    return self.stand_in(request, why).await;
+                }
+            };
+            spent = spent.saturating_add(answer.tokens);
+            self.daily.spend(answer.tokens);
+            let Some(call) = answer.call else {
+                // Text without a tool call is an answer to the requester.
+                return Ok(PlanOutcome::Reply(answer.text.unwrap_or_default()));
+            };
+            problems = match call.fn_name.as_str() {
+                prompt::REPLY => {
+                    let text = call.fn_arguments["text"].as_str().unwrap_or_default();
+                    return Ok(PlanOutcome::Reply(text.to_owned()));
+                }
+                prompt::SUBMIT_PLAN => {
+                    match serde_json::from_value::<PlanDraft>(call.fn_arguments.clone()) {
+                        Ok(draft) => {
+                            match validate_draft(&draft, request.skills, request.max_steps) {
+                                Ok(()) => return Ok(PlanOutcome::Plan(draft)),
+                                Err(problems) => problems,
+                            }
+                        }
+                        Err(err) => vec![format!("the plan does not have the right shape: {err}")],
+                    }
+                }
+                other => vec![format!(
+                    "`{other}` is not a tool; call `{}` or `{}`",
+                    prompt::SUBMIT_PLAN,
+                    prompt::REPLY
+                )],
+            };
+            tracing::info!(attempt, problems = ?problems, "the model's plan was rejected");
+            let feedback = format!(
+                "The plan was rejected:\n- {}\nCall `{}` again with a corrected plan.",
+                problems.join("\n- "),
+                prompt::SUBMIT_PLAN
+            );
+            messages.push(ChatMessage::from(vec![call.clone()]));
+            messages.push(ChatMessage::from(ToolResponse::new(
+                call.call_id.clone(),
+                feedback,
+            )));
+        }
+        Ok(PlanOutcome::Reply(format!(
+            "I could not make a valid plan in {} tries. The last problems: {}",
+            self.config.max_tries,
+            problems.join("; ")
+        )))
+    }
+
+    fn capabilities(&self) -> Vec<String> {
+        let mut lines = vec![format!(
+            "Anything the skills can do, in plain words (planned by {}).",
+            self.config.model
+        )];
+        lines.extend(self.fallback.capabilities());
+        lines
+    }
+
+    fn memory(&self) -> usize {
+        self.config.memory_plans
+    }
+}

@@ -1,0 +1,208 @@
+//! The language-model planner through the real genai client against fake OpenAI-compatible
+//! and Anthropic servers on 127.0.0.1 that return scripted answers: plain words become a
+//! plan that runs; an invalid plan is corrected on the second try; a model that is down
+//! or over budget hands over to the rule planner, and the requester is told.
+
+#![cfg(feature = "llm")]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::fake_llm::{FakeLlm, Flavor, Scripted};
+use common::{CONFIG, Counter, Harness, config};
+use openmog::channel::MemoryChannel;
+use openmog::config::{ConfigDuration, LlmConfig, LlmProvider};
+use openmog::domain::Verdict;
+use openmog::store::MemoryStore;
+use serde_json::json;
+
+/// The test configuration with the language-model planner pointed at `fake`.
+fn llm_config(
+    fake: &FakeLlm,
+    provider: LlmProvider,
+    tweak: impl FnOnce(&mut LlmConfig),
+) -> openmog::config::Config {
+    let mut config = config(CONFIG);
+    let mut llm = LlmConfig {
+        provider,
+        model: "test-model".to_owned(),
+        base_url: Some(fake.base_url()),
+        api_key_env: None,
+        max_tries: 3,
+        timeout: ConfigDuration::secs(10),
+        max_tokens_per_plan: 50_000,
+        max_tokens_per_day: 1_000_000,
+        memory_plans: 5,
+    };
+    tweak(&mut llm);
+    config.planner.kind = "llm".to_owned();
+    config.planner.llm = Some(llm);
+    config
+}
+
+async fn harness(config: openmog::config::Config) -> Harness {
+    let (channel, chat) = MemoryChannel::new("test");
+    Harness::start_with(
+        config,
+        Arc::new(MemoryStore::new()),
+        None,
+        channel,
+        chat,
+        Counter::default(),
+    )
+    .await
+}
+
+fn deploy_plan() -> Scripted {
+    Scripted::ToolCall {
+        name: "submit_plan".to_owned(),
+        arguments: json!({
+            "title": "Restart the API safely",
+            "steps": [
+                {"key": "check", "skill": "count", "args": {"label": "check api"}},
+                {"key": "restart", "skill": "gated", "args": {"label": "restart api"}, "depends_on": ["check"]}
+            ]
+        }),
+    }
+}
+
+#[tokio::test]
+async fn plain_words_become_a_plan_that_runs_and_the_model_sees_catalogue_policy_and_memory() {
+    let fake = FakeLlm::start(Flavor::OpenAi).await;
+    fake.script([deploy_plan(), deploy_plan()]);
+    let h = harness(llm_config(&fake, LlmProvider::Openai, |_| {})).await;
+
+    h.say(
+        "u-alice",
+        "could you please bounce the api service when it is safe?",
+    );
+    let approval = h.approval_for("restart").await;
+    h.press("u-bob", &approval, Verdict::Approve);
+    h.expect("succeeded (2/2 steps done)").await;
+    assert_eq!(h.counter.runs().get("restart api"), Some(&1));
+
+    let first = serde_json::to_string(&fake.requests()[0]).unwrap();
+    for expected in [
+        "bounce the api service",
+        "`count`",
+        "gated: needs approval by role:oncall",
+        "danger: is forbidden",
+        "submit_plan",
+    ] {
+        assert!(
+            first.contains(expected),
+            "the model was not told {expected:?}: {first}"
+        );
+    }
+
+    // A second request: the model is reminded of the first.
+    h.say("u-alice", "and once more please");
+    h.approval_for_except("restart", Some(&approval)).await;
+    let second = serde_json::to_string(&fake.requests()[1]).unwrap();
+    assert!(
+        second.contains("bounce the api service") && second.contains("Restart the API safely"),
+        "the conversation so far is in the prompt: {second}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn an_invalid_plan_is_corrected_on_the_second_try() {
+    let fake = FakeLlm::start(Flavor::Anthropic).await;
+    fake.script([
+        Scripted::ToolCall {
+            name: "submit_plan".to_owned(),
+            arguments: json!({
+                "title": "Teleport",
+                "steps": [{"key": "go", "skill": "teleport", "args": {}}]
+            }),
+        },
+        deploy_plan(),
+    ]);
+    let h = harness(llm_config(&fake, LlmProvider::Anthropic, |_| {})).await;
+
+    h.say("u-alice", "restart the api");
+    h.approval_for("restart").await;
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2, "one rejected try, one good one");
+    let retry = serde_json::to_string(&requests[1]).unwrap();
+    assert!(
+        retry.contains("unknown skill `teleport`"),
+        "the model was told what was wrong: {retry}"
+    );
+    assert_eq!(h.counter.runs().get("check api"), Some(&1));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_model_that_keeps_failing_validation_gets_a_clear_reply() {
+    let fake = FakeLlm::start(Flavor::OpenAi).await;
+    let bad = Scripted::ToolCall {
+        name: "submit_plan".to_owned(),
+        arguments: json!({"title": "Nothing", "steps": []}),
+    };
+    fake.script([bad.clone(), bad.clone(), bad]);
+    let h = harness(llm_config(&fake, LlmProvider::Openai, |llm| {
+        llm.max_tries = 3
+    }))
+    .await;
+    h.say("u-alice", "do something");
+    h.expect("I could not make a valid plan in 3 tries. The last problems: the plan has no steps")
+        .await;
+    assert_eq!(h.counter.total(), 0);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_model_that_is_down_hands_over_to_the_rules_and_says_so() {
+    let fake = FakeLlm::start(Flavor::OpenAi).await;
+    fake.otherwise(Scripted::Status(503));
+    let h = harness(llm_config(&fake, LlmProvider::Openai, |_| {})).await;
+    h.say("u-alice", "deploy api");
+    h.expect("The language model is unavailable (it answered HTTP 503")
+        .await;
+    h.expect("the rule planner answered instead").await;
+    let approval = h.approval_for("restart").await;
+    h.press("u-bob", &approval, Verdict::Approve);
+    h.expect("succeeded (3/3 steps done)").await;
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn budgets_per_request_and_per_day_are_enforced() {
+    let fake = FakeLlm::start(Flavor::OpenAi).await;
+    fake.set_usage(100, 20);
+    let bad = Scripted::ToolCall {
+        name: "submit_plan".to_owned(),
+        arguments: json!({"title": "Nothing", "steps": []}),
+    };
+    fake.script([bad.clone(), bad]);
+    let h = harness(llm_config(&fake, LlmProvider::Openai, |llm| {
+        llm.max_tokens_per_plan = 200;
+        llm.max_tokens_per_day = 300;
+    }))
+    .await;
+
+    // 120 tokens a try: the second try passes the request's 200, so there is no third.
+    h.say("u-alice", "do something");
+    h.expect("used up its budget of 200 tokens after 2 tries")
+        .await;
+    assert_eq!(fake.requests().len(), 2);
+
+    // 240 of the day's 300 are spent; one more call is allowed, and spends the rest.
+    fake.script([deploy_plan()]);
+    h.say("u-alice", "restart the api");
+    h.approval_for("restart").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    h.say("u-alice", "deploy api");
+    h.expect("daily budget of 300 tokens is used up").await;
+    h.expect("Deploy api").await;
+    assert_eq!(
+        fake.requests().len(),
+        3,
+        "no model call once the day's budget is spent"
+    );
+    h.stop().await;
+}
