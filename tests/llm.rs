@@ -206,3 +206,74 @@ async fn budgets_per_request_and_per_day_are_enforced() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_failed_step_is_replanned_with_a_diff_and_only_the_changed_risky_step_is_asked_again() {
+    let fake = FakeLlm::start(Flavor::OpenAi).await;
+    let plan = |b: serde_json::Value, c: &str| Scripted::ToolCall {
+        name: "submit_plan".to_owned(),
+        arguments: json!({
+            "title": "Open, work, close",
+            "steps": [
+                {"key": "a", "skill": "gated", "args": {"label": "open gate"}},
+                {"key": "b", "skill": "count", "args": b, "depends_on": ["a"]},
+                {"key": "c", "skill": "gated", "args": {"label": c}, "depends_on": ["b"]}
+            ]
+        }),
+    };
+    fake.script([
+        plan(json!({"label": "work", "fail": true}), "close old"),
+        plan(json!({"label": "work again"}), "close new"),
+    ]);
+    let h = harness(llm_config(&fake, LlmProvider::Openai, |_| {})).await;
+
+    h.say("u-alice", "open the gate, do the work, close it");
+    let gate = h.approval_for("a").await;
+    h.press("u-bob", &gate, Verdict::Approve);
+    h.expect("revised (v2)").await;
+    let close = h.approval_for("c").await;
+    h.press("u-bob", &close, Verdict::Approve);
+    h.expect("succeeded (3/3 steps done)").await;
+
+    let revised = h
+        .chat
+        .texts(common::CONV)
+        .into_iter()
+        .find(|t| t.contains("revised (v2)"))
+        .unwrap_or_default();
+    assert!(
+        revised.contains("changed: b, c"),
+        "the diff is shown: {revised}"
+    );
+    let asked = |step: &str| {
+        h.chat
+            .delivered()
+            .iter()
+            .filter(|d| {
+                matches!(&d.message.body, openmog::domain::OutboundBody::ApprovalRequest(p)
+                    if p.summary.starts_with(&format!("{step} · ")))
+            })
+            .count()
+    };
+    assert_eq!(
+        asked("a"),
+        1,
+        "the approved, unchanged step keeps its approval"
+    );
+    assert_eq!(asked("c"), 1, "the changed risky step is asked (once)");
+    let runs = h.counter.runs();
+    assert_eq!(
+        runs.get("open gate"),
+        Some(&1),
+        "the kept step did not run again"
+    );
+    assert_eq!(runs.get("work again"), Some(&1));
+    assert_eq!(runs.get("close new"), Some(&1));
+    assert_eq!(runs.get("close old"), None);
+    let replan = serde_json::to_string(&fake.requests()[1]).unwrap();
+    assert!(
+        replan.contains("Step `b` failed"),
+        "the model was told: {replan}"
+    );
+    h.stop().await;
+}

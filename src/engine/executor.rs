@@ -231,11 +231,14 @@ async fn run_skill(inner: &Inner, claimed: &Claimed, cancel: &CancellationToken)
 
 async fn ask_replan(inner: &Inner, claimed: &Claimed, error: &str) -> Option<PlanDraft> {
     let plan = inner.store.plan(&claimed.plan).await.ok().flatten()?;
+    let policy = inner.policy.summary();
     let request = ReplanRequest {
         plan: &plan,
         failed_step: &claimed.step,
         error,
         skills: &inner.skills,
+        policy: &policy,
+        max_steps: inner.config.limits.max_steps_per_plan,
     };
     match inner.planner.replan(request).await {
         Ok(Some(draft)) => match crate::planner::validate_draft(

@@ -67,6 +67,10 @@ pub struct ReplanRequest<'a> {
     pub error: &'a str,
     /// The skills available.
     pub skills: &'a SkillRegistry,
+    /// What policy does with each skill, one line per rule.
+    pub policy: &'a [String],
+    /// The most steps a plan may have.
+    pub max_steps: usize,
 }
 
 /// Turns requests into plans.

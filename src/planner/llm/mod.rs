@@ -2,7 +2,9 @@
 //! untrusted: the draft is validated (skills, arguments, dependencies, references) and the
 //! model is told the problems and asked again, up to `max_tries`; policy is applied to the
 //! plan afterwards as to any other. When the model is unreachable or the day's token
-//! budget is spent, the rule planner stands in and the requester is told why.
+//! budget is spent, the rule planner stands in and the requester is told why. After a
+//! failed step the model may propose a revised plan; the engine shows the diff and asks
+//! approval again only for changed or new steps.
 
 mod budget;
 mod model;
@@ -14,7 +16,7 @@ use secrecy::SecretString;
 
 use self::budget::DailyBudget;
 use self::model::{Model, Unavailable};
-use super::{PlanOutcome, PlanRequest, Planner, RulePlanner, validate_draft};
+use super::{PlanOutcome, PlanRequest, Planner, ReplanRequest, RulePlanner, validate_draft};
 use crate::config::LlmConfig;
 use crate::domain::PlanDraft;
 use crate::{Error, Result};
@@ -65,56 +67,69 @@ impl LlmPlanner {
     }
 }
 
-#[async_trait]
-impl Planner for LlmPlanner {
-    async fn plan(&self, request: PlanRequest<'_>) -> Result<PlanOutcome> {
-        let system = prompt::system(&self.purpose, &request);
-        let names: Vec<String> = request.skills.iter().map(|s| s.name().to_owned()).collect();
+/// How a conversation with the model about one plan ended.
+enum Drafted {
+    /// A valid draft.
+    Plan(PlanDraft),
+    /// The model answered in words.
+    Reply(String),
+    /// No valid draft: the reply to give.
+    GaveUp(String),
+    /// The model could not be asked: why.
+    Unavailable(String),
+}
+
+impl LlmPlanner {
+    /// Asks the model for a plan, starting from `opening`, telling it the problems with each
+    /// invalid draft, within the request's and the day's budgets.
+    async fn draft(&self, ground: &prompt::Ground<'_>, opening: String) -> Drafted {
+        let system = prompt::system(&self.purpose, ground);
+        let names: Vec<String> = ground.skills.iter().map(|s| s.name().to_owned()).collect();
         let tools = prompt::tools(&names);
-        let mut messages = vec![ChatMessage::user(prompt::request_message(&request))];
+        let mut messages = vec![ChatMessage::user(opening)];
         let mut spent = 0_u64;
         let mut problems = Vec::new();
         for attempt in 1..=self.config.max_tries {
             if self.daily.left() == 0 {
-                let why = format!(
+                return Drafted::Unavailable(format!(
                     "The language model's daily budget of {} tokens is used up",
                     self.daily.limit()
-                );
-                return self.stand_in(request, why).await;
+                ));
             }
             if spent >= self.config.max_tokens_per_plan {
-                return Ok(PlanOutcome::Reply(format!(
+                return Drafted::GaveUp(format!(
                     "Planning this used up its budget of {} tokens after {} tries; nothing \
                      was planned. The last problems: {}",
                     self.config.max_tokens_per_plan,
                     attempt - 1,
                     problems.join("; ")
-                )));
+                ));
             }
             let answer = match self.model.ask(&system, &messages, &tools).await {
                 Ok(answer) => answer,
                 Err(Unavailable(why)) => {
                     tracing::warn!(model = ?self.model, %why, "language model unavailable");
-                    let why = format!("The language model is unavailable ({why})");
-                    return self.stand_in(request, why).await;
+                    return Drafted::Unavailable(format!(
+                        "The language model is unavailable ({why})"
+                    ));
                 }
             };
             spent = spent.saturating_add(answer.tokens);
             self.daily.spend(answer.tokens);
             let Some(call) = answer.call else {
                 // Text without a tool call is an answer to the requester.
-                return Ok(PlanOutcome::Reply(answer.text.unwrap_or_default()));
+                return Drafted::Reply(answer.text.unwrap_or_default());
             };
             problems = match call.fn_name.as_str() {
                 prompt::REPLY => {
                     let text = call.fn_arguments["text"].as_str().unwrap_or_default();
-                    return Ok(PlanOutcome::Reply(text.to_owned()));
+                    return Drafted::Reply(text.to_owned());
                 }
                 prompt::SUBMIT_PLAN => {
                     match serde_json::from_value::<PlanDraft>(call.fn_arguments.clone()) {
                         Ok(draft) => {
-                            match validate_draft(&draft, request.skills, request.max_steps) {
-                                Ok(()) => return Ok(PlanOutcome::Plan(draft)),
+                            match validate_draft(&draft, ground.skills, ground.max_steps) {
+                                Ok(()) => return Drafted::Plan(draft),
                                 Err(problems) => problems,
                             }
                         }
@@ -139,11 +154,34 @@ impl Planner for LlmPlanner {
                 feedback,
             )));
         }
-        Ok(PlanOutcome::Reply(format!(
+        Drafted::GaveUp(format!(
             "I could not make a valid plan in {} tries. The last problems: {}",
             self.config.max_tries,
             problems.join("; ")
-        )))
+        ))
+    }
+}
+
+#[async_trait]
+impl Planner for LlmPlanner {
+    async fn plan(&self, request: PlanRequest<'_>) -> Result<PlanOutcome> {
+        let ground = prompt::Ground::from(&request);
+        match self.draft(&ground, prompt::request_message(&request)).await {
+            Drafted::Plan(draft) => Ok(PlanOutcome::Plan(draft)),
+            Drafted::Reply(text) | Drafted::GaveUp(text) => Ok(PlanOutcome::Reply(text)),
+            Drafted::Unavailable(why) => self.stand_in(request, why).await,
+        }
+    }
+
+    async fn replan(&self, request: ReplanRequest<'_>) -> Result<Option<PlanDraft>> {
+        let ground = prompt::Ground::from(&request);
+        match self.draft(&ground, prompt::replan_message(&request)).await {
+            Drafted::Plan(draft) => Ok(Some(draft)),
+            Drafted::Reply(why) | Drafted::GaveUp(why) | Drafted::Unavailable(why) => {
+                tracing::info!(plan = %request.plan.id, %why, "no revised plan");
+                Ok(None)
+            }
+        }
     }
 
     fn capabilities(&self) -> Vec<String> {

@@ -6,7 +6,8 @@ use genai::chat::Tool;
 use serde_json::{Value, json};
 
 use crate::domain::{PlanRecord, StepState};
-use crate::planner::PlanRequest;
+use crate::planner::{PlanRequest, ReplanRequest};
+use crate::skills::SkillRegistry;
 
 /// The tool a plan is submitted with.
 pub(super) const SUBMIT_PLAN: &str = "submit_plan";
@@ -16,8 +17,35 @@ pub(super) const REPLY: &str = "reply";
 /// The longest request or history entry shown, in characters.
 const MAX_SHOWN: usize = 4_000;
 
+/// What the model must know whatever it is asked: the skills, the policy, the limit.
+pub(super) struct Ground<'a> {
+    pub skills: &'a SkillRegistry,
+    pub policy: &'a [String],
+    pub max_steps: usize,
+}
+
+impl<'a> From<&PlanRequest<'a>> for Ground<'a> {
+    fn from(request: &PlanRequest<'a>) -> Self {
+        Ground {
+            skills: request.skills,
+            policy: request.policy,
+            max_steps: request.max_steps,
+        }
+    }
+}
+
+impl<'a> From<&ReplanRequest<'a>> for Ground<'a> {
+    fn from(request: &ReplanRequest<'a>) -> Self {
+        Ground {
+            skills: request.skills,
+            policy: request.policy,
+            max_steps: request.max_steps,
+        }
+    }
+}
+
 /// The system prompt.
-pub(super) fn system(purpose: &str, request: &PlanRequest<'_>) -> String {
+pub(super) fn system(purpose: &str, request: &Ground<'_>) -> String {
     let mut text = String::from(
         "You are the planner of openmog, an agent whose every step is checked by policy and, \
          where policy says so, approved by a human before it runs.\n",
@@ -54,6 +82,46 @@ pub(super) fn system(purpose: &str, request: &PlanRequest<'_>) -> String {
             text.push_str(&format!("- {line}\n"));
         }
     }
+    text
+}
+
+/// The message asking for a revised plan after a step failed: the plan as it stands, each
+/// step with its state and result, and the failure.
+pub(super) fn replan_message(request: &ReplanRequest<'_>) -> String {
+    let plan = request.plan;
+    let mut text = format!(
+        "The plan \"{}\" (version {}) for this request (data, between the markers):\n<<<\n{}\n>>>\nSteps:\n",
+        plan.title,
+        plan.version,
+        shorten(&plan.request_text)
+    );
+    for step in &plan.steps {
+        let result = match (&step.output, &step.error) {
+            (_, Some(error)) => format!(" error: {}", shorten(error)),
+            (Some(output), None) => format!(" output: {}", shorten(&output.to_string())),
+            (None, None) => String::new(),
+        };
+        text.push_str(&format!(
+            "- `{}`: {} {} depends_on {:?} — {}{result}\n",
+            step.key(),
+            step.draft.skill,
+            step.draft.args,
+            step.draft
+                .depends_on
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            step.state.as_str(),
+        ));
+    }
+    text.push_str(&format!(
+        "\nStep `{}` failed: {}\nCall `{SUBMIT_PLAN}` with a revised plan that still reaches \
+         the goal. A step you keep with the same key, skill, arguments and dependencies \
+         keeps its result and its approval; a changed or new step may need approval again. \
+         Or call `{REPLY}` to give up.",
+        request.failed_step,
+        shorten(request.error)
+    ));
     text
 }
 
