@@ -149,8 +149,10 @@ async fn a_model_that_keeps_failing_validation_gets_a_clear_reply() {
     }))
     .await;
     h.say("u-alice", "do something");
-    h.expect("I could not make a valid plan in 3 tries. The last problems: the plan has no steps")
-        .await;
+    h.expect(
+        "I could not make a valid plan: no valid plan in 3 tries; the last problems: the plan has no steps",
+    )
+    .await;
     assert_eq!(h.counter.total(), 0);
     h.stop().await;
 }
@@ -187,7 +189,7 @@ async fn budgets_per_request_and_per_day_are_enforced() {
 
     // 120 tokens a try: the second try passes the request's 200, so there is no third.
     h.say("u-alice", "do something");
-    h.expect("used up its budget of 200 tokens after 2 tries")
+    h.expect("planning used up the plan's budget of 200 tokens after 2 tries")
         .await;
     assert_eq!(fake.requests().len(), 2);
 
@@ -275,5 +277,44 @@ async fn a_failed_step_is_replanned_with_a_diff_and_only_the_changed_risky_step_
         replan.contains("Step `b` failed"),
         "the model was told: {replan}"
     );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_plan_whose_token_budget_is_spent_stops_cleanly_with_a_report() {
+    let fake = FakeLlm::start(Flavor::OpenAi).await;
+    fake.set_usage(100, 20);
+    let failing = |label: &str| Scripted::ToolCall {
+        name: "submit_plan".to_owned(),
+        arguments: json!({
+            "title": "Try",
+            "steps": [{"key": "try", "skill": "count", "args": {"label": label, "fail": true}}]
+        }),
+    };
+    fake.script([failing("first try"), failing("second try")]);
+    let h = harness(llm_config(&fake, LlmProvider::Openai, |llm| {
+        llm.max_tokens_per_plan = 200;
+    }))
+    .await;
+
+    h.say("u-alice", "try it");
+    // 120 tokens to plan, 120 more to revise once: the second failure finds the budget spent.
+    h.expect("revised (v2)").await;
+    h.expect("will not be revised: its planning has used 240 tokens of its budget of 200")
+        .await;
+    h.expect("failed").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        fake.requests().len(),
+        2,
+        "no model call past the plan's budget"
+    );
+    let runs = h.counter.runs();
+    assert_eq!(
+        (runs.get("first try"), runs.get("second try")),
+        (Some(&1), Some(&1))
+    );
+    let plans = h.engine.store().plans(false, 10).await.unwrap();
+    assert_eq!(plans[0].state.as_str(), "failed", "the plan ended, cleanly");
     h.stop().await;
 }

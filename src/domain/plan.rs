@@ -15,6 +15,14 @@ pub struct PlanDraft {
     pub title: String,
     /// The steps, in the order they are shown.
     pub steps: Vec<StepDraft>,
+    /// Language-model tokens spent producing this draft (0 for the rule planner); they
+    /// count against the plan's budget.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tokens: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One step of a draft.
@@ -289,6 +297,17 @@ pub struct PlanRecord {
 }
 
 impl PlanRecord {
+    /// The note holding the language-model tokens spent planning this plan.
+    pub const TOKENS_NOTE: &'static str = "tokens";
+
+    /// Language-model tokens spent planning and replanning this plan so far.
+    pub fn tokens_spent(&self) -> u64 {
+        self.notes
+            .get(Self::TOKENS_NOTE)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// The step with this key.
     pub fn step(&self, key: &StepKey) -> Option<&StepRecord> {
         self.steps.iter().find(|s| &s.draft.key == key)

@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use super::{Change, Inner, progress, status};
 use crate::audit::AuditEvent;
 use crate::domain::refs::resolve;
-use crate::domain::{ConversationRef, PlanDraft, PlanId, StepKey, StepState};
-use crate::planner::ReplanRequest;
+use crate::domain::{ConversationRef, PlanId, StepKey, StepState};
+use crate::planner::{Replan, ReplanRequest};
 use crate::skills::SkillContext;
 use crate::store::RunnableStep;
 
@@ -154,7 +154,7 @@ async fn execute(inner: &Inner, claimed: Claimed) {
         running.remove(&(claimed.plan.clone(), claimed.step.0.clone()));
     }
     let replan = match &outcome {
-        Outcome::Failed { error, .. } => ask_replan(inner, &claimed, error).await,
+        Outcome::Failed { error, .. } => Some(ask_replan(inner, &claimed, error).await),
         Outcome::Succeeded(_) => None,
     };
     if let Err(err) = complete(inner, &claimed, outcome, replan).await {
@@ -229,8 +229,11 @@ async fn run_skill(inner: &Inner, claimed: &Claimed, cancel: &CancellationToken)
     }
 }
 
-async fn ask_replan(inner: &Inner, claimed: &Claimed, error: &str) -> Option<PlanDraft> {
-    let plan = inner.store.plan(&claimed.plan).await.ok().flatten()?;
+/// The planner's answer to a failed step, its draft validated like any other.
+async fn ask_replan(inner: &Inner, claimed: &Claimed, error: &str) -> Replan {
+    let Some(plan) = inner.store.plan(&claimed.plan).await.ok().flatten() else {
+        return Replan::Declined(None);
+    };
     let policy = inner.policy.summary();
     let request = ReplanRequest {
         plan: &plan,
@@ -241,24 +244,24 @@ async fn ask_replan(inner: &Inner, claimed: &Claimed, error: &str) -> Option<Pla
         max_steps: inner.config.limits.max_steps_per_plan,
     };
     match inner.planner.replan(request).await {
-        Ok(Some(draft)) => match crate::planner::validate_draft(
+        Ok(Replan::Revised(draft)) => match crate::planner::validate_draft(
             &draft,
             &inner.skills,
             inner.config.limits.max_steps_per_plan,
         ) {
-            Ok(()) => Some(draft),
+            Ok(()) => Replan::Revised(draft),
             Err(problems) => {
                 tracing::warn!(
                     ?problems,
                     "the planner's revised plan is invalid; not replanning"
                 );
-                None
+                Replan::Declined(None)
             }
         },
-        Ok(None) => None,
+        Ok(declined) => declined,
         Err(err) => {
             tracing::warn!(error = %err, "replanning failed");
-            None
+            Replan::Declined(None)
         }
     }
 }
@@ -267,7 +270,7 @@ async fn complete(
     inner: &Inner,
     claimed: &Claimed,
     outcome: Outcome,
-    replan: Option<PlanDraft>,
+    replan: Option<Replan>,
 ) -> crate::Result<()> {
     let subject = format!("{}/{}", claimed.plan, claimed.step);
     inner
@@ -305,10 +308,15 @@ async fn complete(
                 json!({"attempt": claimed.attempt, "state": step.state.as_str(), "output": step.output, "error": step.error}),
             ));
             status::step_finished(plan, index, inner.policy.directory(), tx);
-            if failed
-                && let Some(draft) = &replan {
-                    progress::apply_replan(inner, plan, draft, tx);
+            match (failed, &replan) {
+                (true, Some(Replan::Revised(draft))) => progress::apply_replan(inner, plan, draft, tx),
+                (true, Some(Replan::Declined(Some(reason)))) => {
+                    plan.notes.insert("replan".to_owned(), reason.clone());
+                    let conversation = plan.conversation.clone();
+                    tx.say(&conversation, format!("Plan {} will not be revised: {reason}.", plan.id));
                 }
+                _ => {}
+            }
             progress::advance(inner, plan, tx);
             Change::Save(())
         })

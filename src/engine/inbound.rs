@@ -451,6 +451,7 @@ async fn plan_request(
         updated_at: now,
         notes: Default::default(),
     };
+    progress::add_tokens(&mut plan, draft.tokens);
     tx.key_prefix = format!("{}:r1", plan.id);
     tx.audit(AuditEvent::new(
         "plan.created",

@@ -310,6 +310,7 @@ pub(super) fn vote(
 
 /// Installs a new version of the plan's steps.
 pub(super) fn apply_replan(inner: &Inner, plan: &mut PlanRecord, draft: &PlanDraft, tx: &mut Tx) {
+    add_tokens(plan, draft.tokens);
     let version = plan.version + 1;
     let mut old: BTreeMap<StepKey, StepRecord> =
         plan.steps.drain(..).map(|s| (s.key().clone(), s)).collect();
@@ -370,6 +371,17 @@ pub(super) fn apply_replan(inner: &Inner, plan: &mut PlanRecord, draft: &PlanDra
             step.error = Some(format!("the revised plan has a forbidden step: {reason}"));
         }
     }
+}
+
+/// Adds `tokens` to what the plan's planning has cost (the `tokens` note, which
+/// [`crate::planner::Planner::replan`] reads to keep within the plan's budget).
+pub(super) fn add_tokens(plan: &mut PlanRecord, tokens: u64) {
+    if tokens == 0 {
+        return;
+    }
+    let spent = plan.tokens_spent().saturating_add(tokens);
+    plan.notes
+        .insert(PlanRecord::TOKENS_NOTE.to_owned(), spent.to_string());
 }
 
 fn supersede(plan: &mut PlanRecord, approval: Option<&ApprovalId>, tx: &mut Tx) {

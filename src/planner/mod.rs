@@ -73,15 +73,25 @@ pub struct ReplanRequest<'a> {
     pub max_steps: usize,
 }
 
+/// A planner's answer to a failed step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Replan {
+    /// The plan's next version.
+    Revised(PlanDraft),
+    /// No revision; the plan fails. The reason, if any, is told to the conversation (e.g.
+    /// the plan's token budget is spent).
+    Declined(Option<String>),
+}
+
 /// Turns requests into plans.
 #[async_trait]
 pub trait Planner: Send + Sync + 'static {
     /// Plans a request.
     async fn plan(&self, request: PlanRequest<'_>) -> Result<PlanOutcome>;
 
-    /// Proposes a revised plan after a failure; `None` declines (the plan then fails).
-    async fn replan(&self, _request: ReplanRequest<'_>) -> Result<Option<PlanDraft>> {
-        Ok(None)
+    /// Proposes a revised plan after a failure, or declines (the plan then fails).
+    async fn replan(&self, _request: ReplanRequest<'_>) -> Result<Replan> {
+        Ok(Replan::Declined(None))
     }
 
     /// Lines for `help`: what this planner understands, with examples.

@@ -84,7 +84,11 @@ impl Planner for RulePlanner {
                 })
                 .collect::<Result<Vec<_>>>()?;
             let title = template::fill_text(&rule.title, &captures).map_err(fail)?;
-            return Ok(PlanOutcome::Plan(PlanDraft { title, steps }));
+            return Ok(PlanOutcome::Plan(PlanDraft {
+                title,
+                steps,
+                tokens: 0,
+            }));
         }
         let mut reply = String::from("I don't know how to plan that.");
         let known = self.capabilities();

@@ -152,6 +152,7 @@ mod tests {
         skills.register(Echo);
         let ok = PlanDraft {
             title: "t".into(),
+            tokens: 0,
             steps: vec![
                 step("a", &[], json!({"text": "x"})),
                 step("b", &["a"], json!({"text": reference("a", "text")})),
@@ -161,6 +162,7 @@ mod tests {
 
         let cycle = PlanDraft {
             title: "t".into(),
+            tokens: 0,
             steps: vec![
                 step("a", &["b"], json!({"text": "x"})),
                 step("b", &["a"], json!({"text": "y"})),
@@ -175,6 +177,7 @@ mod tests {
 
         let dangling = PlanDraft {
             title: "t".into(),
+            tokens: 0,
             steps: vec![step("a", &[], json!({"text": reference("z", "")}))],
         };
         assert!(

@@ -16,7 +16,9 @@ use secrecy::SecretString;
 
 use self::budget::DailyBudget;
 use self::model::{Model, Unavailable};
-use super::{PlanOutcome, PlanRequest, Planner, ReplanRequest, RulePlanner, validate_draft};
+use super::{
+    PlanOutcome, PlanRequest, Planner, Replan, ReplanRequest, RulePlanner, validate_draft,
+};
 use crate::config::LlmConfig;
 use crate::domain::PlanDraft;
 use crate::{Error, Result};
@@ -81,8 +83,9 @@ enum Drafted {
 
 impl LlmPlanner {
     /// Asks the model for a plan, starting from `opening`, telling it the problems with each
-    /// invalid draft, within the request's and the day's budgets.
-    async fn draft(&self, ground: &prompt::Ground<'_>, opening: String) -> Drafted {
+    /// invalid draft, spending at most `budget` tokens (checked before each call) and never
+    /// past the day's budget. A draft carries the tokens it cost.
+    async fn draft(&self, ground: &prompt::Ground<'_>, opening: String, budget: u64) -> Drafted {
         let system = prompt::system(&self.purpose, ground);
         let names: Vec<String> = ground.skills.iter().map(|s| s.name().to_owned()).collect();
         let tools = prompt::tools(&names);
@@ -96,10 +99,10 @@ impl LlmPlanner {
                     self.daily.limit()
                 ));
             }
-            if spent >= self.config.max_tokens_per_plan {
+            if spent >= budget {
                 return Drafted::GaveUp(format!(
-                    "Planning this used up its budget of {} tokens after {} tries; nothing \
-                     was planned. The last problems: {}",
+                    "planning used up the plan's budget of {} tokens after {} tries; the \
+                     last problems: {}",
                     self.config.max_tokens_per_plan,
                     attempt - 1,
                     problems.join("; ")
@@ -129,7 +132,12 @@ impl LlmPlanner {
                     match serde_json::from_value::<PlanDraft>(call.fn_arguments.clone()) {
                         Ok(draft) => {
                             match validate_draft(&draft, ground.skills, ground.max_steps) {
-                                Ok(()) => return Drafted::Plan(draft),
+                                Ok(()) => {
+                                    return Drafted::Plan(PlanDraft {
+                                        tokens: spent,
+                                        ..draft
+                                    });
+                                }
                                 Err(problems) => problems,
                             }
                         }
@@ -155,7 +163,7 @@ impl LlmPlanner {
             )));
         }
         Drafted::GaveUp(format!(
-            "I could not make a valid plan in {} tries. The last problems: {}",
+            "no valid plan in {} tries; the last problems: {}",
             self.config.max_tries,
             problems.join("; ")
         ))
@@ -166,20 +174,42 @@ impl LlmPlanner {
 impl Planner for LlmPlanner {
     async fn plan(&self, request: PlanRequest<'_>) -> Result<PlanOutcome> {
         let ground = prompt::Ground::from(&request);
-        match self.draft(&ground, prompt::request_message(&request)).await {
+        let opening = prompt::request_message(&request);
+        match self
+            .draft(&ground, opening, self.config.max_tokens_per_plan)
+            .await
+        {
             Drafted::Plan(draft) => Ok(PlanOutcome::Plan(draft)),
-            Drafted::Reply(text) | Drafted::GaveUp(text) => Ok(PlanOutcome::Reply(text)),
+            Drafted::Reply(text) => Ok(PlanOutcome::Reply(text)),
+            Drafted::GaveUp(why) => Ok(PlanOutcome::Reply(format!(
+                "I could not make a valid plan: {why}. Nothing was planned."
+            ))),
             Drafted::Unavailable(why) => self.stand_in(request, why).await,
         }
     }
 
-    async fn replan(&self, request: ReplanRequest<'_>) -> Result<Option<PlanDraft>> {
+    async fn replan(&self, request: ReplanRequest<'_>) -> Result<Replan> {
+        let spent = request.plan.tokens_spent();
+        let Some(left) = self
+            .config
+            .max_tokens_per_plan
+            .checked_sub(spent)
+            .filter(|left| *left > 0)
+        else {
+            return Ok(Replan::Declined(Some(format!(
+                "its planning has used {spent} tokens of its budget of {}",
+                self.config.max_tokens_per_plan
+            ))));
+        };
         let ground = prompt::Ground::from(&request);
-        match self.draft(&ground, prompt::replan_message(&request)).await {
-            Drafted::Plan(draft) => Ok(Some(draft)),
+        match self
+            .draft(&ground, prompt::replan_message(&request), left)
+            .await
+        {
+            Drafted::Plan(draft) => Ok(Replan::Revised(draft)),
             Drafted::Reply(why) | Drafted::GaveUp(why) | Drafted::Unavailable(why) => {
                 tracing::info!(plan = %request.plan.id, %why, "no revised plan");
-                Ok(None)
+                Ok(Replan::Declined(Some(why)))
             }
         }
     }
