@@ -43,16 +43,15 @@ fn llm_config(
 }
 
 async fn harness(config: openmog::config::Config) -> Harness {
+    harness_on(config, Arc::new(MemoryStore::new())).await
+}
+
+async fn harness_on(
+    config: openmog::config::Config,
+    store: openmog::store::SharedStore,
+) -> Harness {
     let (channel, chat) = MemoryChannel::new("test");
-    Harness::start_with(
-        config,
-        Arc::new(MemoryStore::new()),
-        None,
-        channel,
-        chat,
-        Counter::default(),
-    )
-    .await
+    Harness::start_with(config, store, None, channel, chat, Counter::default()).await
 }
 
 fn deploy_plan() -> Scripted {
@@ -348,4 +347,39 @@ async fn a_model_cannot_widen_what_policy_allows() {
         "{verdicts:?}"
     );
     h.stop().await;
+}
+
+#[tokio::test]
+async fn the_days_token_count_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeLlm::start(Flavor::OpenAi).await;
+    fake.set_usage(100, 20);
+    fake.script([deploy_plan(), deploy_plan()]);
+    let budget = |llm: &mut LlmConfig| llm.max_tokens_per_day = 200;
+
+    let first = harness_on(
+        llm_config(&fake, LlmProvider::Openai, budget),
+        common::sqlite(dir.path()).await,
+    )
+    .await;
+    first.say("u-alice", "restart the api");
+    first.approval_for("restart").await;
+    first.stop().await;
+
+    // 120 of 200 spent before the restart: one more call, then the rules.
+    let second = harness_on(
+        llm_config(&fake, LlmProvider::Openai, budget),
+        common::sqlite(dir.path()).await,
+    )
+    .await;
+    second.say("u-alice", "restart it again");
+    second.expect("Restart the API safely").await;
+    second.say("u-alice", "deploy api");
+    second.expect("daily budget of 200 tokens is used up").await;
+    assert_eq!(
+        fake.requests().len(),
+        2,
+        "the restart did not reset the day's count"
+    );
+    second.stop().await;
 }

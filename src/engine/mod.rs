@@ -119,7 +119,7 @@ impl EngineBuilder {
         };
         let planner: Arc<dyn Planner> = match self.planner {
             Some(p) => p,
-            None => configured_planner(&self.config)?,
+            None => configured_planner(&self.config, &store)?,
         };
         let skills = match self.skills {
             Some(s) => s,
@@ -155,7 +155,8 @@ impl EngineBuilder {
 
 /// The planner `config` names: the rules, or (with the `llm` feature) a language model with
 /// the rules as its fallback.
-fn configured_planner(config: &Config) -> Result<Arc<dyn Planner>> {
+#[cfg_attr(not(feature = "llm"), allow(unused_variables))]
+fn configured_planner(config: &Config, store: &SharedStore) -> Result<Arc<dyn Planner>> {
     let rules = RulePlanner::new(&config.planner.rules)?;
     #[cfg(feature = "llm")]
     if config.planner.kind == "llm"
@@ -167,7 +168,13 @@ fn configured_planner(config: &Config) -> Result<Arc<dyn Planner>> {
         let http = reqwest::Client::builder().build().map_err(|err| {
             crate::Error::Config(format!("planner.llm: cannot build the HTTP client: {err}"))
         })?;
-        let planner = crate::planner::LlmPlanner::new(llm, &config.purpose, rules, http)?;
+        let planner = crate::planner::LlmPlanner::new(
+            llm,
+            &config.purpose,
+            rules,
+            http,
+            Some(Arc::clone(store)),
+        )?;
         return Ok(Arc::new(planner));
     }
     Ok(Arc::new(rules))

@@ -1,51 +1,81 @@
-//! Token budgets for planning: per request (over all its tries) and per UTC day. Kept in
-//! memory: a restart starts the day's count afresh.
+//! Token budgets for planning: per plan (kept on the plan) and per UTC day. The day's count
+//! is kept in the store where there is one (as the `planner` state), so a restart does not
+//! hand out a fresh allowance.
 
-use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Mutex;
+
+use crate::channel::ChannelState;
 
 /// The day's spending.
 #[derive(Debug)]
 pub(super) struct DailyBudget {
     limit: u64,
-    spent: Mutex<(u64, u64)>,
+    store: Option<ChannelState>,
+    /// The day the count is for, and the count; `None` until read from the store.
+    spent: Mutex<Option<(u64, u64)>>,
 }
 
 impl DailyBudget {
-    /// A budget of `limit` tokens a day.
-    pub(super) fn new(limit: u64) -> Self {
+    /// A budget of `limit` tokens a day, counted in `store` if given.
+    pub(super) fn new(limit: u64, store: Option<ChannelState>) -> Self {
         DailyBudget {
             limit,
-            spent: Mutex::new((today(), 0)),
+            store,
+            spent: Mutex::new(None),
         }
     }
 
     /// Tokens left today.
-    pub(super) fn left(&self) -> u64 {
-        let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
-        roll(&mut spent);
-        self.limit.saturating_sub(spent.1)
+    pub(super) async fn left(&self) -> u64 {
+        let mut spent = self.spent.lock().await;
+        let today = self.current(&mut spent).await;
+        self.limit.saturating_sub(today)
     }
 
     /// Records `tokens` spent.
-    pub(super) fn spend(&self, tokens: u64) {
-        let mut spent = self.spent.lock().unwrap_or_else(|p| p.into_inner());
-        roll(&mut spent);
-        spent.1 = spent.1.saturating_add(tokens);
+    pub(super) async fn spend(&self, tokens: u64) {
+        let mut spent = self.spent.lock().await;
+        let total = self.current(&mut spent).await.saturating_add(tokens);
+        let day = today();
+        *spent = Some((day, total));
+        if let Some(store) = &self.store
+            && let Err(err) = store.put(&key(day), &total).await
+        {
+            // The count in memory still holds until a restart.
+            tracing::warn!(error = %err, "cannot record the day's planning tokens");
+        }
     }
 
     /// The daily limit.
     pub(super) fn limit(&self) -> u64 {
         self.limit
     }
+
+    /// Today's count: from memory, or from the store the first time today.
+    async fn current(&self, spent: &mut Option<(u64, u64)>) -> u64 {
+        let day = today();
+        if let Some((known, count)) = *spent
+            && known == day
+        {
+            return count;
+        }
+        let stored = match &self.store {
+            Some(store) => store.get::<u64>(&key(day)).await.unwrap_or_else(|err| {
+                tracing::warn!(error = %err, "cannot read the day's planning tokens");
+                None
+            }),
+            None => None,
+        };
+        let count = stored.unwrap_or(0);
+        *spent = Some((day, count));
+        count
+    }
 }
 
-/// Starts a new count when the day changed.
-fn roll(spent: &mut (u64, u64)) {
-    let day = today();
-    if spent.0 != day {
-        *spent = (day, 0);
-    }
+fn key(day: u64) -> String {
+    format!("llm.tokens:{day}")
 }
 
 fn today() -> u64 {

@@ -35,12 +35,14 @@ pub struct LlmPlanner {
 
 impl LlmPlanner {
     /// A planner for `config`, reading the API key from `config.api_key_env`, calling the
-    /// model through `http`, with `fallback` standing in when the model cannot answer.
+    /// model through `http`, with `fallback` standing in when the model cannot answer. The
+    /// day's token count is kept in `store` (if given), so it survives a restart.
     pub fn new(
         config: &LlmConfig,
         purpose: &str,
         fallback: RulePlanner,
         http: reqwest::Client,
+        store: Option<crate::store::SharedStore>,
     ) -> Result<Self> {
         let key = match &config.api_key_env {
             Some(var) => Some(SecretString::from(std::env::var(var).map_err(|_| {
@@ -55,7 +57,10 @@ impl LlmPlanner {
             config: config.clone(),
             purpose: purpose.to_owned(),
             fallback,
-            daily: DailyBudget::new(config.max_tokens_per_day),
+            daily: DailyBudget::new(
+                config.max_tokens_per_day,
+                store.map(|store| crate::channel::ChannelState::new("planner", store)),
+            ),
         })
     }
 
@@ -93,7 +98,7 @@ impl LlmPlanner {
         let mut spent = 0_u64;
         let mut problems = Vec::new();
         for attempt in 1..=self.config.max_tries {
-            if self.daily.left() == 0 {
+            if self.daily.left().await == 0 {
                 return Drafted::Unavailable(format!(
                     "The language model's daily budget of {} tokens is used up",
                     self.daily.limit()
@@ -118,7 +123,7 @@ impl LlmPlanner {
                 }
             };
             spent = spent.saturating_add(answer.tokens);
-            self.daily.spend(answer.tokens);
+            self.daily.spend(answer.tokens).await;
             let Some(call) = answer.call else {
                 // Text without a tool call is an answer to the requester.
                 return Drafted::Reply(answer.text.unwrap_or_default());
