@@ -262,6 +262,7 @@ async fn a_decision_on_a_superseded_plan_changes_nothing() {
     let mut draft = openmog::domain::PlanDraft {
         title: "Deploy search, carefully".into(),
         tokens: 0,
+        cost_micros: 0,
         steps: plan.steps.iter().map(|s| s.draft.clone()).collect(),
     };
     draft.steps[1].args = serde_json::json!({"label": "restart search gently"});

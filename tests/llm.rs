@@ -35,6 +35,9 @@ fn llm_config(
         max_tokens_per_plan: 50_000,
         max_tokens_per_day: 1_000_000,
         memory_plans: 5,
+        price: None,
+        max_cost_per_plan: None,
+        max_cost_per_day: None,
     };
     tweak(&mut llm);
     config.planner.kind = "llm".to_owned();
@@ -188,7 +191,7 @@ async fn budgets_per_request_and_per_day_are_enforced() {
 
     // 120 tokens a try: the second try passes the request's 200, so there is no third.
     h.say("u-alice", "do something");
-    h.expect("planning used up the plan's budget of 200 tokens after 2 tries")
+    h.expect("planning used up its budget (240 of 200 tokens) after 2 tries")
         .await;
     assert_eq!(fake.requests().len(), 2);
 
@@ -198,7 +201,8 @@ async fn budgets_per_request_and_per_day_are_enforced() {
     h.approval_for("restart").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     h.say("u-alice", "deploy api");
-    h.expect("daily budget of 300 tokens is used up").await;
+    h.expect("daily budget is used up (360 of 300 tokens)")
+        .await;
     h.expect("Deploy api").await;
     assert_eq!(
         fake.requests().len(),
@@ -299,7 +303,7 @@ async fn a_plan_whose_token_budget_is_spent_stops_cleanly_with_a_report() {
     h.say("u-alice", "try it");
     // 120 tokens to plan, 120 more to revise once: the second failure finds the budget spent.
     h.expect("revised (v2)").await;
-    h.expect("will not be revised: its planning has used 240 tokens of its budget of 200")
+    h.expect("will not be revised: its planning has used up its budget (240 of 200 tokens)")
         .await;
     h.expect("failed").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -375,7 +379,9 @@ async fn the_days_token_count_survives_a_restart() {
     second.say("u-alice", "restart it again");
     second.expect("Restart the API safely").await;
     second.say("u-alice", "deploy api");
-    second.expect("daily budget of 200 tokens is used up").await;
+    second
+        .expect("daily budget is used up (240 of 200 tokens)")
+        .await;
     assert_eq!(
         fake.requests().len(),
         2,

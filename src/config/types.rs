@@ -363,6 +363,28 @@ pub struct LlmConfig {
     /// Earlier plans of the same conversation the model is shown, at most.
     #[serde(default = "default_memory_plans")]
     pub memory_plans: usize,
+    /// What the model costs, per million tokens, in the currency budgets are counted in;
+    /// needed for `max_cost_per_plan` and `max_cost_per_day`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<LlmPrice>,
+    /// Money one request's planning may cost, over all tries and replans (none: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_per_plan: Option<f64>,
+    /// Money all planning may cost per day (UTC); then the rule planner answers (none: no
+    /// limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_per_day: Option<f64>,
+}
+
+/// A language model's price list, per million tokens, in the currency budgets are counted in
+/// (e.g. USD).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LlmPrice {
+    /// The price of a million prompt tokens.
+    pub input_per_million: f64,
+    /// The price of a million answer tokens.
+    pub output_per_million: f64,
 }
 
 fn default_llm_tries() -> u32 {

@@ -222,6 +222,7 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
                     "must be at least 1".to_owned(),
                 );
             }
+            check_llm_money(llm, &mut problems);
         }
         (other, _) => problems.add(
             "planner.kind",
@@ -271,5 +272,46 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
         Ok(())
     } else {
         Err(Error::Config(problems.found.join("; ")))
+    }
+}
+
+/// Prices and money limits: finite and not negative; a money limit needs a price.
+fn check_llm_money(llm: &super::LlmConfig, problems: &mut Problems<'_>) {
+    let amounts = [
+        (
+            "price.input_per_million",
+            llm.price.as_ref().map(|p| p.input_per_million),
+        ),
+        (
+            "price.output_per_million",
+            llm.price.as_ref().map(|p| p.output_per_million),
+        ),
+        ("max_cost_per_plan", llm.max_cost_per_plan),
+        ("max_cost_per_day", llm.max_cost_per_day),
+    ];
+    for (key, amount) in amounts {
+        if let Some(amount) = amount
+            && !(amount.is_finite() && amount >= 0.0)
+        {
+            let key = format!("planner.llm.{key}");
+            problems.add(&key, &key, format!("`{amount}` is not an amount of money"));
+        }
+    }
+    if llm.price.is_none() {
+        for (key, limit) in [
+            ("max_cost_per_plan", llm.max_cost_per_plan),
+            ("max_cost_per_day", llm.max_cost_per_day),
+        ] {
+            if limit.is_some() {
+                let key = format!("planner.llm.{key}");
+                problems.add(
+                    &key,
+                    &key,
+                    "a money limit needs the model's `price` (input_per_million, \
+                     output_per_million)"
+                        .to_owned(),
+                );
+            }
+        }
     }
 }

@@ -19,6 +19,10 @@ pub struct PlanDraft {
     /// count against the plan's budget.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub tokens: u64,
+    /// What producing this draft cost, in millionths of the configured currency (0 without
+    /// prices); it counts against the plan's budget.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cost_micros: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -299,6 +303,36 @@ pub struct PlanRecord {
 impl PlanRecord {
     /// The note holding the language-model tokens spent planning this plan.
     pub const TOKENS_NOTE: &'static str = "tokens";
+
+    /// The note naming the step (`plan/step`) whose sub-goal this plan is.
+    pub const PARENT_NOTE: &'static str = "parent";
+
+    /// The note holding the time (milliseconds since the epoch) by which this plan must be
+    /// done, when it has a time budget of its own (a sub-goal's).
+    pub const DEADLINE_NOTE: &'static str = "deadline";
+
+    /// The note holding a tighter limit on the tokens its planning may spend (a sub-goal's).
+    pub const TOKEN_LIMIT_NOTE: &'static str = "max_tokens";
+
+    /// The limit on tokens its planning may spend beyond the planner's own, if it has one.
+    pub fn token_limit(&self) -> Option<u64> {
+        self.notes
+            .get(Self::TOKEN_LIMIT_NOTE)
+            .and_then(|n| n.parse().ok())
+    }
+
+    /// The note holding what planning and replanning this plan has cost, in millionths of
+    /// the configured currency.
+    pub const COST_NOTE: &'static str = "cost_micros";
+
+    /// What planning and replanning this plan has cost so far, in millionths of the
+    /// configured currency.
+    pub fn cost_spent_micros(&self) -> u64 {
+        self.notes
+            .get(Self::COST_NOTE)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
 
     /// Language-model tokens spent planning and replanning this plan so far.
     pub fn tokens_spent(&self) -> u64 {

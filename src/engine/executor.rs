@@ -1,25 +1,28 @@
 //! The executor: claims ready steps with a lease (fenced by attempt number), runs their
 //! skills within the concurrency limit and the step timeout, checks post-conditions, and
-//! records the outcome — only if it still holds the lease.
+//! records the outcome — only if it still holds the lease. `subagent` steps hold a subagent
+//! slot instead of a step slot while they wait for their child plan (whose steps need the
+//! step slots), and are run by [`super::subagent`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{Change, Inner, progress, status};
+use super::{Change, Inner, progress, status, subagent};
 use crate::audit::AuditEvent;
 use crate::domain::refs::resolve;
 use crate::domain::{ConversationRef, PlanId, StepKey, StepState};
 use crate::planner::{Replan, ReplanRequest};
-use crate::skills::SkillContext;
+use crate::skills::{SUBAGENT, SkillContext};
 use crate::store::RunnableStep;
 
 /// Extra lease time beyond the step timeout, so a step that times out is recorded by its
 /// owner before anyone else may reclaim it.
-const LEASE_MARGIN: Duration = Duration::from_secs(30);
+pub(super) const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 pub(super) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
     // Step tasks live here: aborting the executor (a crash, or dropping the engine) aborts
@@ -36,11 +39,12 @@ pub(super) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
         match inner.store.runnable_steps(inner.now(), 64).await {
             Ok(steps) => {
                 for runnable in steps {
-                    let Ok(permit) = Arc::clone(&inner.step_slots).try_acquire_owned() else {
+                    let Ok(step_slot) = Arc::clone(&inner.step_slots).try_acquire_owned() else {
                         break;
                     };
                     match claim(&inner, &runnable).await {
-                        Ok(Some(claimed)) => {
+                        Ok(Some(mut claimed)) => {
+                            let permit = claimed.subagent_slot.take().unwrap_or(step_slot);
                             let inner = Arc::clone(&inner);
                             running.spawn(async move {
                                 let span = tracing::info_span!("step", plan = %claimed.plan, step = %claimed.step, attempt = claimed.attempt);
@@ -68,16 +72,21 @@ pub(super) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
     while running.join_next().await.is_some() {}
 }
 
-struct Claimed {
-    plan: PlanId,
+/// A step this executor holds the lease of.
+pub(super) struct Claimed {
+    pub(super) plan: PlanId,
     /// Where the plan was asked for: it sees a typing indicator while the step runs.
     conversation: ConversationRef,
-    step: StepKey,
-    attempt: u32,
+    pub(super) step: StepKey,
+    /// The plan version that last changed the step's definition.
+    pub(super) version: u32,
+    pub(super) attempt: u32,
     skill: String,
     /// The arguments with references resolved, or why they could not be.
-    args: Result<Value, String>,
+    pub(super) args: Result<Value, String>,
     post: Vec<crate::domain::PostCondition>,
+    /// A `subagent` step's slot, taken when it was claimed.
+    subagent_slot: Option<OwnedSemaphorePermit>,
 }
 
 async fn claim(inner: &Inner, runnable: &RunnableStep) -> crate::Result<Option<Claimed>> {
@@ -96,6 +105,15 @@ async fn claim(inner: &Inner, runnable: &RunnableStep) -> crate::Result<Option<C
                 StepState::Running if step.lease_until.is_some_and(|until| until < tx.now) => true,
                 _ => return Change::Skip(None),
             };
+            let subagent_slot = if step.draft.skill == SUBAGENT {
+                // No slot free: the step stays ready until a child plan ends.
+                let Ok(slot) = Arc::clone(&inner.subagent_slots).try_acquire_owned() else {
+                    return Change::Skip(None);
+                };
+                Some(slot)
+            } else {
+                None
+            };
             let args = resolve(&step.draft.args, &|k| outputs.get(k).cloned());
             step.state = StepState::Running;
             step.attempt += 1;
@@ -112,22 +130,48 @@ async fn claim(inner: &Inner, runnable: &RunnableStep) -> crate::Result<Option<C
                 plan: plan_id,
                 conversation,
                 step: step.key().clone(),
+                version: step.since_version,
                 attempt: step.attempt,
                 skill: step.draft.skill.clone(),
                 args,
                 post: step.draft.post.clone(),
+                subagent_slot,
             }))
         })
         .await
 }
 
 /// How a run ended.
-enum Outcome {
+pub(super) enum Outcome {
     Succeeded(Value),
     Failed {
         output: Option<Value>,
         error: String,
     },
+}
+
+impl Outcome {
+    /// Failed without output.
+    pub(super) fn failed(error: String) -> Self {
+        Outcome::Failed {
+            output: None,
+            error,
+        }
+    }
+
+    /// A success only if the output meets every post-condition.
+    fn checked(self, post: &[crate::domain::PostCondition]) -> Self {
+        let Outcome::Succeeded(output) = self else {
+            return self;
+        };
+        match post.iter().find_map(|p| p.check(&output).err()) {
+            None => Outcome::Succeeded(output),
+            Some(why) => Outcome::Failed {
+                output: Some(output),
+                error: format!("post-condition not met: {why}"),
+            },
+        }
+    }
 }
 
 async fn execute(inner: &Inner, claimed: Claimed) {
@@ -138,7 +182,10 @@ async fn execute(inner: &Inner, claimed: Claimed) {
             cancel.clone(),
         );
     }
-    let outcome = {
+    let outcome = if claimed.skill == SUBAGENT {
+        // The child plan's own steps show that work is going on.
+        subagent::run(inner, &claimed, &cancel).await
+    } else {
         let working = show_working(inner, &claimed.conversation);
         tokio::pin!(working);
         let run = run_skill(inner, &claimed, &cancel);
@@ -149,7 +196,8 @@ async fn execute(inner: &Inner, claimed: Claimed) {
             never = &mut working => match never {},
             outcome = &mut run => outcome,
         }
-    };
+    }
+    .checked(&claimed.post);
     if let Ok(mut running) = inner.running.lock() {
         running.remove(&(claimed.plan.clone(), claimed.step.0.clone()));
     }
@@ -181,25 +229,14 @@ async fn show_working(inner: &Inner, conversation: &ConversationRef) -> std::con
 
 async fn run_skill(inner: &Inner, claimed: &Claimed, cancel: &CancellationToken) -> Outcome {
     let Some(skill) = inner.skills.get(&claimed.skill) else {
-        return Outcome::Failed {
-            output: None,
-            error: format!("unknown skill `{}`", claimed.skill),
-        };
+        return Outcome::failed(format!("unknown skill `{}`", claimed.skill));
     };
     let args = match &claimed.args {
         Ok(args) => args,
-        Err(why) => {
-            return Outcome::Failed {
-                output: None,
-                error: format!("cannot resolve arguments: {why}"),
-            };
-        }
+        Err(why) => return Outcome::failed(format!("cannot resolve arguments: {why}")),
     };
     if let Err(err) = skill.validate(args) {
-        return Outcome::Failed {
-            output: None,
-            error: err.to_string(),
-        };
+        return Outcome::failed(err.to_string());
     }
     let ctx = SkillContext {
         idempotency_key: format!("{}/{}/{}", claimed.plan, claimed.step, claimed.attempt),
@@ -208,24 +245,15 @@ async fn run_skill(inner: &Inner, claimed: &Claimed, cancel: &CancellationToken)
     let run = skill.run(args.clone(), ctx);
     let result = tokio::select! {
         r = tokio::time::timeout(timeout, run) => r,
-        () = cancel.cancelled() => return Outcome::Failed { output: None, error: "cancelled".to_owned() },
+        () = cancel.cancelled() => return Outcome::failed("cancelled".to_owned()),
     };
     match result {
-        Err(_) => Outcome::Failed {
-            output: None,
-            error: format!("timed out after {}", crate::config::ConfigDuration(timeout)),
-        },
-        Ok(Err(err)) => Outcome::Failed {
-            output: None,
-            error: err.to_string(),
-        },
-        Ok(Ok(output)) => match claimed.post.iter().find_map(|p| p.check(&output).err()) {
-            None => Outcome::Succeeded(output),
-            Some(why) => Outcome::Failed {
-                output: Some(output),
-                error: format!("post-condition not met: {why}"),
-            },
-        },
+        Err(_) => Outcome::failed(format!(
+            "timed out after {}",
+            crate::config::ConfigDuration(timeout)
+        )),
+        Ok(Err(err)) => Outcome::failed(err.to_string()),
+        Ok(Ok(output)) => Outcome::Succeeded(output),
     }
 }
 

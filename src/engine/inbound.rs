@@ -7,12 +7,10 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::commands::{self, Command};
-use super::{Asker, Change, Inner, Tx, decide, progress, render, status};
+use super::{Asker, Change, Inner, Tx, decide, open, progress, render};
 use crate::Result;
 use crate::audit::AuditEvent;
-use crate::domain::{
-    ContactId, Decision, InboundKind, PlanId, PlanRecord, PlanState, StepRecord, StepVerdict,
-};
+use crate::domain::{ContactId, Decision, InboundKind, PlanId, PlanRecord};
 use crate::planner::{PlanOutcome, PlanRequest, validate_draft};
 use crate::store::{InboxItem, SaveOutcome};
 
@@ -335,14 +333,7 @@ async fn cancel(
         .await;
     match reply {
         Ok(()) => {
-            if let Ok(mut running) = inner.running.lock() {
-                running.retain(|(p, _), token| {
-                    if p == &plan_id {
-                        token.cancel();
-                    }
-                    p != &plan_id
-                });
-            }
+            inner.stop_running(&plan_id);
             Ok(())
         }
         Err(crate::Error::NotFound(_)) => {
@@ -380,6 +371,7 @@ async fn plan_request(
             history: &history,
             policy: &policy,
             max_steps: inner.config.limits.max_steps_per_plan,
+            max_tokens: None,
         })
         .await;
     if let Ok(PlanOutcome::Fallback {
@@ -429,60 +421,21 @@ async fn plan_request(
     }
 
     let now = tx.now;
-    let steps: Vec<StepRecord> = draft
-        .steps
-        .iter()
-        .map(|s| StepRecord::new(s.clone(), inner.policy.judge(&s.skill, &s.args), 1))
-        .collect();
-    let mut plan = PlanRecord {
+    let origin = open::Origin {
         id: PlanId::new(),
-        revision: 0,
-        version: 1,
         request_id: item.id.to_string(),
-        request_text: text.to_owned(),
-        conversation: conversation.clone(),
-        requester: contact.clone(),
-        title: draft.title.clone(),
-        state: PlanState::Active,
-        steps,
-        approvals: Vec::new(),
-        plan_grants: Vec::new(),
-        created_at: now,
-        updated_at: now,
+        text,
+        conversation,
+        requester: contact,
         notes: Default::default(),
+        headline: None,
     };
-    progress::add_tokens(&mut plan, draft.tokens);
-    tx.key_prefix = format!("{}:r1", plan.id);
-    tx.audit(AuditEvent::new(
-        "plan.created",
-        contact.0.clone(),
-        plan.id.to_string(),
-        json!({"request": item.id, "title": plan.title, "steps": draft.steps}),
-    ));
-    for step in &plan.steps {
-        tx.audit(AuditEvent::new(
-            "policy.verdict",
-            "openmog",
-            format!("{}/{}", plan.id, step.key()),
-            serde_json::to_value(&step.verdict)?,
-        ));
-    }
-    let forbidden: Vec<String> = plan
-        .steps
-        .iter()
-        .filter_map(|s| match &s.verdict {
-            StepVerdict::Forbid { reason } => Some(format!("{}: {reason}", s.key())),
-            _ => None,
-        })
-        .collect();
-    let summary = render::plan_summary(&plan, inner.policy.directory());
-    if forbidden.is_empty() {
-        status::announce(&plan, summary, &mut tx);
-        progress::advance(inner, &mut plan, &mut tx);
-    } else {
-        plan.state = PlanState::Rejected;
-        plan.notes
-            .insert("rejected".to_owned(), forbidden.join("; "));
+    let open::Opened {
+        plan,
+        summary,
+        forbidden,
+    } = open::open(inner, &draft, origin, &mut tx);
+    if !forbidden.is_empty() {
         tx.reply(
             asker,
             format!(

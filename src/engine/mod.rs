@@ -9,9 +9,11 @@ mod commands;
 mod decide;
 mod executor;
 mod inbound;
+mod open;
 mod progress;
 mod render;
 mod status;
+mod subagent;
 mod sweep;
 mod tx;
 
@@ -121,10 +123,13 @@ impl EngineBuilder {
             Some(p) => p,
             None => configured_planner(&self.config, &store)?,
         };
-        let skills = match self.skills {
+        let mut skills = match self.skills {
             Some(s) => s,
             None => crate::skills::builtin(&self.config.skills)?,
         };
+        if self.config.limits.max_subagents > 0 {
+            skills.register(crate::skills::Subagent);
+        }
         let policy = Policy::new(&self.config)?;
         let channels: BTreeMap<String, SharedChannel> = self
             .channels
@@ -134,6 +139,7 @@ impl EngineBuilder {
         Ok(Engine {
             inner: Arc::new(Inner {
                 step_slots: Arc::new(Semaphore::new(self.config.limits.max_concurrent_steps)),
+                subagent_slots: Arc::new(Semaphore::new(self.config.limits.max_subagents)),
                 config: self.config,
                 policy,
                 store,
@@ -198,6 +204,8 @@ pub(crate) struct Inner {
     retry: RetryPolicy,
     instance: String,
     step_slots: Arc<Semaphore>,
+    /// Child plans being waited for at once (`limits.max_subagents`).
+    subagent_slots: Arc<Semaphore>,
     inbox_wake: Arc<Notify>,
     work_wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,
@@ -457,5 +465,17 @@ impl Inner {
 
     fn has_channel(&self, name: &str) -> bool {
         self.channels.contains_key(name)
+    }
+
+    /// Stops the steps of `plan` running in this process (after the plan was cancelled).
+    fn stop_running(&self, plan: &PlanId) {
+        if let Ok(mut running) = self.running.lock() {
+            running.retain(|(p, _), token| {
+                if p == plan {
+                    token.cancel();
+                }
+                p != plan
+            });
+        }
     }
 }

@@ -310,7 +310,7 @@ pub(super) fn vote(
 
 /// Installs a new version of the plan's steps.
 pub(super) fn apply_replan(inner: &Inner, plan: &mut PlanRecord, draft: &PlanDraft, tx: &mut Tx) {
-    add_tokens(plan, draft.tokens);
+    add_spending(plan, draft);
     let version = plan.version + 1;
     let mut old: BTreeMap<StepKey, StepRecord> =
         plan.steps.drain(..).map(|s| (s.key().clone(), s)).collect();
@@ -373,15 +373,23 @@ pub(super) fn apply_replan(inner: &Inner, plan: &mut PlanRecord, draft: &PlanDra
     }
 }
 
-/// Adds `tokens` to what the plan's planning has cost (the `tokens` note, which
-/// [`crate::planner::Planner::replan`] reads to keep within the plan's budget).
-pub(super) fn add_tokens(plan: &mut PlanRecord, tokens: u64) {
-    if tokens == 0 {
-        return;
+/// Adds what producing `draft` cost to what the plan's planning has cost (the `tokens` and
+/// `cost_micros` notes, which [`crate::planner::Planner::replan`] reads to keep within the
+/// plan's budget).
+pub(super) fn add_spending(plan: &mut PlanRecord, draft: &PlanDraft) {
+    for (note, spent, more) in [
+        (PlanRecord::TOKENS_NOTE, plan.tokens_spent(), draft.tokens),
+        (
+            PlanRecord::COST_NOTE,
+            plan.cost_spent_micros(),
+            draft.cost_micros,
+        ),
+    ] {
+        if more > 0 {
+            let total = spent.saturating_add(more);
+            plan.notes.insert(note.to_owned(), total.to_string());
+        }
     }
-    let spent = plan.tokens_spent().saturating_add(tokens);
-    plan.notes
-        .insert(PlanRecord::TOKENS_NOTE.to_owned(), spent.to_string());
 }
 
 fn supersede(plan: &mut PlanRecord, approval: Option<&ApprovalId>, tx: &mut Tx) {

@@ -37,6 +37,9 @@ pub struct PlanRequest<'a> {
     pub policy: &'a [String],
     /// The most steps a plan may have.
     pub max_steps: usize,
+    /// A tighter limit than the planner's own on the tokens planning may spend (a
+    /// sub-goal's budget).
+    pub max_tokens: Option<u64>,
 }
 
 /// A planner's answer.

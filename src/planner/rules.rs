@@ -88,6 +88,7 @@ impl Planner for RulePlanner {
                 title,
                 steps,
                 tokens: 0,
+                cost_micros: 0,
             }));
         }
         let mut reply = String::from("I don't know how to plan that.");

@@ -153,6 +153,7 @@ mod tests {
         let ok = PlanDraft {
             title: "t".into(),
             tokens: 0,
+            cost_micros: 0,
             steps: vec![
                 step("a", &[], json!({"text": "x"})),
                 step("b", &["a"], json!({"text": reference("a", "text")})),
@@ -163,6 +164,7 @@ mod tests {
         let cycle = PlanDraft {
             title: "t".into(),
             tokens: 0,
+            cost_micros: 0,
             steps: vec![
                 step("a", &["b"], json!({"text": "x"})),
                 step("b", &["a"], json!({"text": "y"})),
@@ -178,6 +180,7 @@ mod tests {
         let dangling = PlanDraft {
             title: "t".into(),
             tokens: 0,
+            cost_micros: 0,
             steps: vec![step("a", &[], json!({"text": reference("z", "")}))],
         };
         assert!(

@@ -1,10 +1,11 @@
 //! Skills: what a step can do. A small trait, a registry, and the built-ins `echo`, `wait`,
-//! `http.get` and `shell`.
+//! `http.get` and `shell`; `subagent` is declared here and run by the engine.
 
 mod echo;
 mod http_get;
 mod registry;
 mod shell;
+mod subagent;
 mod wait;
 
 use async_trait::async_trait;
@@ -14,6 +15,7 @@ pub use echo::Echo;
 pub use http_get::HttpGet;
 pub use registry::SkillRegistry;
 pub use shell::Shell;
+pub use subagent::{SUBAGENT, Subagent, SubagentArgs};
 pub use wait::Wait;
 
 /// What a running step knows about itself.

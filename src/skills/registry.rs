@@ -43,6 +43,13 @@ impl SkillRegistry {
         self.skills.get(name)
     }
 
+    /// The same skills without the one named `name`.
+    pub fn without(&self, name: &str) -> SkillRegistry {
+        let mut skills = self.clone();
+        skills.skills.remove(name);
+        skills
+    }
+
     /// All skills, by name.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Skill>> {
         self.skills.values()

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use genai::chat::{ChatMessage, ToolResponse};
 use secrecy::SecretString;
 
-use self::budget::DailyBudget;
+use self::budget::{DailyBudget, Spend, micros};
 use self::model::{Model, Unavailable};
 use super::{
     PlanOutcome, PlanRequest, Planner, Replan, ReplanRequest, RulePlanner, validate_draft,
@@ -36,7 +36,7 @@ pub struct LlmPlanner {
 impl LlmPlanner {
     /// A planner for `config`, reading the API key from `config.api_key_env`, calling the
     /// model through `http`, with `fallback` standing in when the model cannot answer. The
-    /// day's token count is kept in `store` (if given), so it survives a restart.
+    /// day's spending is kept in `store` (if given), so it survives a restart.
     pub fn new(
         config: &LlmConfig,
         purpose: &str,
@@ -58,10 +58,23 @@ impl LlmPlanner {
             purpose: purpose.to_owned(),
             fallback,
             daily: DailyBudget::new(
-                config.max_tokens_per_day,
+                Spend {
+                    tokens: config.max_tokens_per_day,
+                    micros: micros(config.max_cost_per_day),
+                },
                 store.map(|store| crate::channel::ChannelState::new("planner", store)),
             ),
         })
+    }
+
+    /// What one plan's planning may spend: the configured budget, with a plan's own
+    /// tighter token limit (a sub-goal's) if it has one.
+    fn plan_budget(&self, own_tokens: Option<u64>) -> Spend {
+        let tokens = self.config.max_tokens_per_plan;
+        Spend {
+            tokens: own_tokens.map_or(tokens, |own| own.min(tokens)),
+            micros: micros(self.config.max_cost_per_plan),
+        }
     }
 
     /// The rule planner's answer, with `why` the model did not answer.
@@ -88,27 +101,25 @@ enum Drafted {
 
 impl LlmPlanner {
     /// Asks the model for a plan, starting from `opening`, telling it the problems with each
-    /// invalid draft, spending at most `budget` tokens (checked before each call) and never
-    /// past the day's budget. A draft carries the tokens it cost.
-    async fn draft(&self, ground: &prompt::Ground<'_>, opening: String, budget: u64) -> Drafted {
+    /// invalid draft, spending at most `budget` (checked before each call) and never past
+    /// the day's budget. A draft carries what it cost.
+    async fn draft(&self, ground: &prompt::Ground<'_>, opening: String, budget: Spend) -> Drafted {
         let system = prompt::system(&self.purpose, ground);
         let names: Vec<String> = ground.skills.iter().map(|s| s.name().to_owned()).collect();
         let tools = prompt::tools(&names);
         let mut messages = vec![ChatMessage::user(opening)];
-        let mut spent = 0_u64;
+        let mut spent = Spend::default();
         let mut problems = Vec::new();
         for attempt in 1..=self.config.max_tries {
-            if self.daily.left().await == 0 {
+            if let Some(used) = self.daily.exhausted().await {
                 return Drafted::Unavailable(format!(
-                    "The language model's daily budget of {} tokens is used up",
-                    self.daily.limit()
+                    "The language model's daily budget is used up ({used})"
                 ));
             }
-            if spent >= budget {
+            if let Some(used) = spent.exhausts(budget) {
                 return Drafted::GaveUp(format!(
-                    "planning used up the plan's budget of {} tokens after {} tries; the \
-                     last problems: {}",
-                    self.config.max_tokens_per_plan,
+                    "planning used up its budget ({used}) after {} tries; the last \
+                     problems: {}",
                     attempt - 1,
                     problems.join("; ")
                 ));
@@ -122,8 +133,13 @@ impl LlmPlanner {
                     ));
                 }
             };
-            spent = spent.saturating_add(answer.tokens);
-            self.daily.spend(answer.tokens).await;
+            let cost = Spend::of_call(
+                answer.input_tokens,
+                answer.output_tokens,
+                self.config.price.as_ref(),
+            );
+            spent = spent.plus(cost);
+            self.daily.spend(cost).await;
             let Some(call) = answer.call else {
                 // Text without a tool call is an answer to the requester.
                 return Drafted::Reply(answer.text.unwrap_or_default());
@@ -139,7 +155,8 @@ impl LlmPlanner {
                             match validate_draft(&draft, ground.skills, ground.max_steps) {
                                 Ok(()) => {
                                     return Drafted::Plan(PlanDraft {
-                                        tokens: spent,
+                                        tokens: spent.tokens,
+                                        cost_micros: spent.micros,
                                         ..draft
                                     });
                                 }
@@ -181,7 +198,7 @@ impl Planner for LlmPlanner {
         let ground = prompt::Ground::from(&request);
         let opening = prompt::request_message(&request);
         match self
-            .draft(&ground, opening, self.config.max_tokens_per_plan)
+            .draft(&ground, opening, self.plan_budget(request.max_tokens))
             .await
         {
             Drafted::Plan(draft) => Ok(PlanOutcome::Plan(draft)),
@@ -194,18 +211,18 @@ impl Planner for LlmPlanner {
     }
 
     async fn replan(&self, request: ReplanRequest<'_>) -> Result<Replan> {
-        let spent = request.plan.tokens_spent();
-        let Some(left) = self
-            .config
-            .max_tokens_per_plan
-            .checked_sub(spent)
-            .filter(|left| *left > 0)
-        else {
-            return Ok(Replan::Declined(Some(format!(
-                "its planning has used {spent} tokens of its budget of {}",
-                self.config.max_tokens_per_plan
-            ))));
+        let plan = request.plan;
+        let spent = Spend {
+            tokens: plan.tokens_spent(),
+            micros: plan.cost_spent_micros(),
         };
+        let budget = self.plan_budget(plan.token_limit());
+        if let Some(used) = spent.exhausts(budget) {
+            return Ok(Replan::Declined(Some(format!(
+                "its planning has used up its budget ({used})"
+            ))));
+        }
+        let left = budget.minus(spent);
         let ground = prompt::Ground::from(&request);
         match self
             .draft(&ground, prompt::replan_message(&request), left)

@@ -19,8 +19,10 @@ pub(super) struct Answer {
     pub call: Option<ToolCall>,
     /// Its text, if it wrote any.
     pub text: Option<String>,
-    /// Tokens used by the call, prompt and answer.
-    pub tokens: u64,
+    /// Tokens of the prompt.
+    pub input_tokens: u64,
+    /// Tokens of the answer.
+    pub output_tokens: u64,
 }
 
 /// Why a call failed, in words fit for the requester (no payloads, no keys).
@@ -111,18 +113,12 @@ impl Model {
             Ok(Err(err)) => return Err(Unavailable(describe(&err))),
             Ok(Ok(response)) => response,
         };
-        let tokens = [
-            response.usage.prompt_tokens,
-            response.usage.completion_tokens,
-        ]
-        .into_iter()
-        .flatten()
-        .map(|n| u64::try_from(n).unwrap_or(0))
-        .sum();
+        let count = |n: Option<i32>| n.map_or(0, |n| u64::try_from(n).unwrap_or(0));
         Ok(Answer {
             call: response.tool_calls().first().map(|call| (*call).clone()),
             text: response.first_text().map(str::to_owned),
-            tokens,
+            input_tokens: count(response.usage.prompt_tokens),
+            output_tokens: count(response.usage.completion_tokens),
         })
     }
 }
