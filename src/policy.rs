@@ -263,7 +263,7 @@ fn verdict_of(rule: &AuthorizationRule, index: usize) -> StepVerdict {
             timeout_ms: u64::try_from(rule.timeout.0.as_millis()).unwrap_or(u64::MAX),
             on_timeout: rule.on_timeout,
             whole_plan: rule.whole_plan,
-            rule: index,
+            rule: Some(index),
         },
     }
 }

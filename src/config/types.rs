@@ -311,6 +311,29 @@ pub struct PlannerConfig {
     /// The language model, for `kind = "llm"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub llm: Option<LlmConfig>,
+    /// Purpose review (off when absent): on a schedule the planner reviews the purpose,
+    /// recent and open work, and may propose a plan to the owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<ReviewConfig>,
+}
+
+/// When and to whom the planner proposes plans of its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewConfig {
+    /// How often, e.g. `1d`. A review is skipped while nothing has happened since the last
+    /// one, or while an earlier proposal is still open.
+    pub every: ConfigDuration,
+    /// The contact the proposals go to (on their preferred channel); every step of a
+    /// proposal needs at least their approval.
+    pub owner: String,
+    /// How long the owner has to approve a proposal's step before it lapses.
+    #[serde(default = "default_proposal_timeout")]
+    pub proposal_timeout: ConfigDuration,
+}
+
+fn default_proposal_timeout() -> ConfigDuration {
+    ConfigDuration::secs(86_400)
 }
 
 impl Default for PlannerConfig {
@@ -319,6 +342,7 @@ impl Default for PlannerConfig {
             kind: default_planner_kind(),
             rules: Vec::new(),
             llm: None,
+            review: None,
         }
     }
 }

@@ -230,6 +230,9 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
             format!("unknown planner `{other}` (known: rules, llm)"),
         ),
     }
+    if let Some(review) = &config.planner.review {
+        check_review(config, review, &mut problems);
+    }
     for (i, rule) in config.planner.rules.iter().enumerate() {
         let key = format!("planner.rules[{i}]");
         let lookup = "planner.rules";
@@ -313,5 +316,49 @@ fn check_llm_money(llm: &super::LlmConfig, problems: &mut Problems<'_>) {
                 );
             }
         }
+    }
+}
+
+/// A purpose review needs a planner that can review, a sensible period, and an owner who
+/// can be reached on a configured channel.
+fn check_review(config: &Config, review: &super::ReviewConfig, problems: &mut Problems<'_>) {
+    if config.planner.kind != "llm" {
+        problems.add(
+            "planner.review",
+            "planner.kind",
+            "a purpose review needs the language-model planner (planner.kind = \"llm\")".to_owned(),
+        );
+    }
+    if review.every.0 < std::time::Duration::from_secs(60) {
+        problems.add(
+            "planner.review.every",
+            "planner.review.every",
+            format!("`{}` is too often: at least 1m", review.every),
+        );
+    }
+    let reachable = config
+        .contacts
+        .iter()
+        .find(|c| c.id == review.owner)
+        .map(|c| {
+            c.addresses
+                .keys()
+                .any(|channel| config.channels.contains_key(channel))
+        });
+    match reachable {
+        None => problems.add(
+            "planner.review.owner",
+            "planner.review.owner",
+            format!("`{}` is not a contact", review.owner),
+        ),
+        Some(false) => problems.add(
+            "planner.review.owner",
+            "planner.review.owner",
+            format!(
+                "contact `{}` has no address on a configured channel",
+                review.owner
+            ),
+        ),
+        Some(true) => {}
     }
 }

@@ -106,8 +106,9 @@ pub enum StepVerdict {
         on_timeout: super::OnTimeout,
         /// Whether a whole-plan approval may cover this step.
         whole_plan: bool,
-        /// Index of the authorization rule that matched.
-        rule: usize,
+        /// Index of the authorization rule that matched; none when the engine itself asks
+        /// (a proposal from a purpose review needs its owner's approval).
+        rule: Option<usize>,
     },
     /// Never runs.
     Forbid {

@@ -372,6 +372,7 @@ async fn plan_request(
             policy: &policy,
             max_steps: inner.config.limits.max_steps_per_plan,
             max_tokens: None,
+            sub_goal_of: None,
         })
         .await;
     if let Ok(PlanOutcome::Fallback {
@@ -429,6 +430,7 @@ async fn plan_request(
         requester: contact,
         notes: Default::default(),
         headline: None,
+        gate: None,
     };
     let open::Opened {
         plan,

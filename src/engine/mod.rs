@@ -12,6 +12,7 @@ mod inbound;
 mod open;
 mod progress;
 mod render;
+mod review;
 mod status;
 mod subagent;
 mod sweep;
@@ -282,6 +283,9 @@ impl Engine {
         workers.spawn(inbound::run(Arc::clone(&self.inner), intake.clone()));
         workers.spawn(executor::run(Arc::clone(&self.inner), intake.clone()));
         workers.spawn(sweep::run(Arc::clone(&self.inner), intake.clone()));
+        if let Some(review) = self.inner.config.planner.review.clone() {
+            workers.spawn(review::run(Arc::clone(&self.inner), review, intake.clone()));
+        }
         RunningEngine {
             inner: Arc::clone(&self.inner),
             intake,

@@ -11,6 +11,7 @@ use crate::audit::AuditEvent;
 use crate::domain::{
     ContactId, ConversationRef, PlanDraft, PlanId, PlanRecord, PlanState, StepRecord, StepVerdict,
 };
+use crate::policy::stricter;
 
 /// Where a plan comes from.
 pub(super) struct Origin<'a> {
@@ -28,6 +29,9 @@ pub(super) struct Origin<'a> {
     pub(super) notes: BTreeMap<String, String>,
     /// A line shown before the plan's summary.
     pub(super) headline: Option<String>,
+    /// What every step needs at least, whatever policy says (a proposal: its owner's
+    /// approval).
+    pub(super) gate: Option<StepVerdict>,
 }
 
 /// A new plan, ready to save.
@@ -48,7 +52,14 @@ pub(super) fn open(inner: &Inner, draft: &PlanDraft, origin: Origin<'_>, tx: &mu
     let steps: Vec<StepRecord> = draft
         .steps
         .iter()
-        .map(|s| StepRecord::new(s.clone(), inner.policy.judge(&s.skill, &s.args), 1))
+        .map(|s| {
+            let judged = inner.policy.judge(&s.skill, &s.args);
+            let verdict = match &origin.gate {
+                Some(gate) => stricter(judged, gate.clone()),
+                None => judged,
+            };
+            StepRecord::new(s.clone(), verdict, 1)
+        })
         .collect();
     let mut plan = PlanRecord {
         id: origin.id,

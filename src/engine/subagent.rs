@@ -79,10 +79,11 @@ async fn start(
             requester: &parent.requester,
             conversation: &parent.conversation,
             skills: &skills,
-            history: std::slice::from_ref(&parent),
+            history: &[],
             policy: &policy,
             max_steps,
             max_tokens: args.max_tokens,
+            sub_goal_of: Some(&parent),
         })
         .await;
     let draft = match outcome {
@@ -125,6 +126,7 @@ async fn start(
             "Plan {}, step `{}`, hands a sub-goal to plan {id}:",
             claimed.plan, claimed.step
         )),
+        gate: None,
     };
     let opened = open::open(inner, &draft, origin, &mut tx);
     if !opened.forbidden.is_empty() {

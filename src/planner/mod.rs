@@ -40,6 +40,25 @@ pub struct PlanRequest<'a> {
     /// A tighter limit than the planner's own on the tokens planning may spend (a
     /// sub-goal's budget).
     pub max_tokens: Option<u64>,
+    /// The plan whose step handed this request over as a sub-goal, if it is one.
+    pub sub_goal_of: Option<&'a PlanRecord>,
+}
+
+/// What a purpose review is given.
+#[derive(Debug, Clone)]
+pub struct ReviewRequest<'a> {
+    /// Whom a proposal would go to.
+    pub owner: &'a ContactId,
+    /// The most recently changed plans, newest first.
+    pub recent: &'a [PlanRecord],
+    /// Plans still open (active or parked).
+    pub open: &'a [PlanRecord],
+    /// The skills available.
+    pub skills: &'a SkillRegistry,
+    /// What policy does with each skill, one line per rule.
+    pub policy: &'a [String],
+    /// The most steps a plan may have.
+    pub max_steps: usize,
 }
 
 /// A planner's answer.
@@ -95,6 +114,13 @@ pub trait Planner: Send + Sync + 'static {
     /// Proposes a revised plan after a failure, or declines (the plan then fails).
     async fn replan(&self, _request: ReplanRequest<'_>) -> Result<Replan> {
         Ok(Replan::Declined(None))
+    }
+
+    /// Reviews the purpose against recent and open work and proposes the next plan, if
+    /// any. The default proposes nothing: only planners that can reason about a purpose
+    /// review it.
+    async fn review(&self, _request: ReviewRequest<'_>) -> Result<Option<PlanDraft>> {
+        Ok(None)
     }
 
     /// Lines for `help`: what this planner understands, with examples.

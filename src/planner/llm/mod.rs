@@ -17,7 +17,8 @@ use secrecy::SecretString;
 use self::budget::{DailyBudget, Spend, micros};
 use self::model::{Model, Unavailable};
 use super::{
-    PlanOutcome, PlanRequest, Planner, Replan, ReplanRequest, RulePlanner, validate_draft,
+    PlanOutcome, PlanRequest, Planner, Replan, ReplanRequest, ReviewRequest, RulePlanner,
+    validate_draft,
 };
 use crate::config::LlmConfig;
 use crate::domain::PlanDraft;
@@ -233,6 +234,19 @@ impl Planner for LlmPlanner {
                 tracing::info!(plan = %request.plan.id, %why, "no revised plan");
                 Ok(Replan::Declined(Some(why)))
             }
+        }
+    }
+
+    async fn review(&self, request: ReviewRequest<'_>) -> Result<Option<PlanDraft>> {
+        let ground = prompt::Ground::from(&request);
+        let opening = prompt::review_message(&request);
+        match self.draft(&ground, opening, self.plan_budget(None)).await {
+            Drafted::Plan(draft) => Ok(Some(draft)),
+            Drafted::Reply(why) => {
+                tracing::info!(%why, "the purpose review proposes nothing");
+                Ok(None)
+            }
+            Drafted::GaveUp(why) | Drafted::Unavailable(why) => Err(Error::Planner(why)),
         }
     }
 

@@ -175,7 +175,7 @@ pub fn sample_plan(channel: &str, now: Timestamp) -> PlanRecord {
             timeout_ms: 3_600_000,
             on_timeout: OnTimeout::Deny,
             whole_plan: true,
-            rule: 0,
+            rule: Some(0),
         },
         1,
     );
