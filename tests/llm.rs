@@ -11,39 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::fake_llm::{FakeLlm, Flavor, Scripted};
-use common::{CONFIG, Counter, Harness, config};
+use common::llm::llm_config;
+use common::{Counter, Harness};
 use openmog::channel::MemoryChannel;
-use openmog::config::{ConfigDuration, LlmConfig, LlmProvider};
+use openmog::config::{LlmConfig, LlmProvider};
 use openmog::domain::Verdict;
 use openmog::store::MemoryStore;
 use serde_json::json;
-
-/// The test configuration with the language-model planner pointed at `fake`.
-fn llm_config(
-    fake: &FakeLlm,
-    provider: LlmProvider,
-    tweak: impl FnOnce(&mut LlmConfig),
-) -> openmog::config::Config {
-    let mut config = config(CONFIG);
-    let mut llm = LlmConfig {
-        provider,
-        model: "test-model".to_owned(),
-        base_url: Some(fake.base_url()),
-        api_key_env: None,
-        max_tries: 3,
-        timeout: ConfigDuration::secs(10),
-        max_tokens_per_plan: 50_000,
-        max_tokens_per_day: 1_000_000,
-        memory_plans: 5,
-        price: None,
-        max_cost_per_plan: None,
-        max_cost_per_day: None,
-    };
-    tweak(&mut llm);
-    config.planner.kind = "llm".to_owned();
-    config.planner.llm = Some(llm);
-    config
-}
 
 async fn harness(config: openmog::config::Config) -> Harness {
     harness_on(config, Arc::new(MemoryStore::new())).await

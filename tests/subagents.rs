@@ -5,17 +5,14 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use common::{CONFIG, Counter, Harness, config};
-use openmog::channel::MemoryChannel;
+use common::rendezvous::Rendezvous;
+use common::{CONFIG, Harness, config};
 use openmog::clock::{ManualClock, SharedClock};
 use openmog::domain::{PlanId, PlanRecord, Verdict};
-use openmog::engine::Engine;
-use openmog::skills::{Skill, SkillContext, SkillError};
 use openmog::store::{MemoryStore, SharedStore};
 use serde_json::{Value, json};
 
@@ -55,59 +52,6 @@ title = "Delegate"
 steps = [{ key = "sub", skill = "subagent", args = { goal = "${goal}" } }]
 "#;
 
-/// A skill that waits (up to `patience`) until `expected` runs are inside it at once, and
-/// records the most that ever were.
-#[derive(Clone)]
-struct Rendezvous {
-    expected: usize,
-    patience: Duration,
-    inside: Arc<AtomicUsize>,
-    most: Arc<AtomicUsize>,
-    met: Arc<Mutex<Vec<String>>>,
-}
-
-impl Rendezvous {
-    fn new(expected: usize, patience: Duration) -> Self {
-        Rendezvous {
-            expected,
-            patience,
-            inside: Arc::default(),
-            most: Arc::default(),
-            met: Arc::default(),
-        }
-    }
-}
-
-#[async_trait]
-impl Skill for Rendezvous {
-    fn name(&self) -> &str {
-        "meet"
-    }
-
-    fn description(&self) -> &str {
-        "waits for company"
-    }
-
-    fn args_schema(&self) -> Value {
-        json!({"type": "object", "properties": {"label": {"type": "string"}}, "required": ["label"]})
-    }
-
-    async fn run(&self, args: Value, _ctx: SkillContext) -> Result<Value, SkillError> {
-        let now_inside = self.inside.fetch_add(1, Ordering::SeqCst) + 1;
-        self.most.fetch_max(now_inside, Ordering::SeqCst);
-        let deadline = tokio::time::Instant::now() + self.patience;
-        while self.most.load(Ordering::SeqCst) < self.expected
-            && tokio::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        self.inside.fetch_sub(1, Ordering::SeqCst);
-        let label = args["label"].as_str().unwrap_or_default().to_owned();
-        self.met.lock().unwrap().push(label.clone());
-        Ok(json!({"met": label, "company": self.most.load(Ordering::SeqCst)}))
-    }
-}
-
 fn test_config(tweak: &str) -> openmog::config::Config {
     config(&format!("{CONFIG}\n{RULES}\n{tweak}"))
 }
@@ -118,25 +62,7 @@ async fn start(
     clock: Option<SharedClock>,
     meet: &Rendezvous,
 ) -> Harness {
-    let (channel, chat) = MemoryChannel::new("test");
-    let counter = Counter::default();
-    let mut skills = common::skills(&counter);
-    skills.register(meet.clone());
-    let mut builder = Engine::builder(config)
-        .store(store)
-        .skills(skills)
-        .channel(channel)
-        .poll_interval(Duration::from_millis(20));
-    if let Some(clock) = clock {
-        builder = builder.clock(clock);
-    }
-    let engine = builder.build().await.expect("engine builds");
-    Harness {
-        running: Some(engine.start()),
-        engine,
-        chat,
-        counter,
-    }
+    Harness::start_with_skill(config, store, clock, meet.clone()).await
 }
 
 /// The plan whose title is `title`.

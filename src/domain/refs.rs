@@ -1,5 +1,6 @@
 //! References from a step's arguments to earlier outputs: `{"$from": {"step", "path"}}`
-//! and `{"$concat": [...]}`, found at validation and resolved when the step runs.
+//! (or, as planners are told to write it, `{"$from": "<step>.output[.<path>]"}`) and
+//! `{"$concat": [...]}`, found at validation and resolved when the step runs.
 
 use serde_json::{Map, Value, json};
 
@@ -18,18 +19,18 @@ pub fn is_reference(value: &Value) -> bool {
         .is_some_and(|o| o.contains_key("$from") || o.contains_key("$concat"))
 }
 
-/// Every reference inside `args`.
-pub fn references(args: &Value) -> Vec<ArgRef> {
+/// Every reference inside `args`; a malformed one as the error saying so.
+pub fn references(args: &Value) -> Vec<Result<ArgRef, String>> {
     let mut found = Vec::new();
     collect(args, &mut found);
     found
 }
 
-fn collect(value: &Value, found: &mut Vec<ArgRef>) {
+fn collect(value: &Value, found: &mut Vec<Result<ArgRef, String>>) {
     match value {
         Value::Object(map) => {
-            if let Some(r) = map.get("$from").and_then(parse_ref) {
-                found.push(r);
+            if let Some(raw) = map.get("$from") {
+                found.push(parse_ref(raw).ok_or_else(|| malformed(raw)));
             } else {
                 map.values().for_each(|v| collect(v, found));
             }
@@ -39,7 +40,25 @@ fn collect(value: &Value, found: &mut Vec<ArgRef>) {
     }
 }
 
+fn malformed(raw: &Value) -> String {
+    format!(
+        "malformed reference {raw}: write {{\"$from\": \"<step>.output\"}} or \
+         {{\"$from\": \"<step>.output.<path>\"}}"
+    )
+}
+
 fn parse_ref(value: &Value) -> Option<ArgRef> {
+    if let Some(text) = value.as_str() {
+        let mut parts = text.splitn(3, '.');
+        let step = parts.next().filter(|s| !s.is_empty())?;
+        if parts.next()? != "output" {
+            return None;
+        }
+        return Some(ArgRef {
+            step: StepKey(step.to_owned()),
+            path: parts.next().unwrap_or("").to_owned(),
+        });
+    }
     let step = value.get("step")?.as_str()?;
     let path = value.get("path").and_then(Value::as_str).unwrap_or("");
     Some(ArgRef {
@@ -67,7 +86,7 @@ pub fn resolve(
     match args {
         Value::Object(map) => {
             if let Some(raw) = map.get("$from") {
-                let r = parse_ref(raw).ok_or_else(|| format!("malformed reference {raw}"))?;
+                let r = parse_ref(raw).ok_or_else(|| malformed(raw))?;
                 let output =
                     output_of(&r.step).ok_or_else(|| format!("step `{}` has no output", r.step))?;
                 return value_at(&output, &r.path).cloned().ok_or_else(|| {
@@ -116,5 +135,23 @@ mod tests {
         assert_eq!(out, json!({"url": "http://x/7", "n": 200}));
         assert_eq!(references(&args).len(), 2);
         assert!(resolve(&json!(reference("b", "")), &|_| None).is_err());
+    }
+
+    #[test]
+    fn the_written_form_names_a_step_and_a_path_in_its_output() {
+        let out = json!({"status": 200, "body": {"id": 7}});
+        let lookup = |k: &StepKey| (k.0 == "a").then(|| out.clone());
+        let args = json!({"id": {"$from": "a.output.body.id"}, "all": {"$from": "a.output"}});
+        assert_eq!(
+            resolve(&args, &lookup).unwrap(),
+            json!({"id": 7, "all": out})
+        );
+        for bad in ["a", "a.body.id", ".output", ""] {
+            let found = references(&json!({"x": {"$from": bad}}));
+            assert!(
+                matches!(found.as_slice(), [Err(why)] if why.contains("malformed")),
+                "{bad:?}: {found:?}"
+            );
+        }
     }
 }

@@ -65,6 +65,13 @@ pub fn validate_draft(
         for step in &draft.steps {
             let before = ancestors(&step.key, &deps);
             for r in references(&step.args) {
+                let r = match r {
+                    Ok(r) => r,
+                    Err(why) => {
+                        problems.push(format!("step `{}`: {why}", step.key));
+                        continue;
+                    }
+                };
                 if !before.contains(&r.step) {
                     problems.push(format!(
                         "step `{}` uses the output of `{}`, which is not among its dependencies",
@@ -199,5 +206,14 @@ mod tests {
                 .any(|p| p.contains("unknown skill"))
         );
         assert!(validate_draft(&ok, &skills, 1).is_err());
+
+        let mut malformed = ok.clone();
+        malformed.steps[1].args = json!({"text": {"$from": "a.text"}});
+        assert!(
+            validate_draft(&malformed, &skills, 10)
+                .unwrap_err()
+                .iter()
+                .any(|p| p.contains("step `b`: malformed reference"))
+        );
     }
 }

@@ -3,6 +3,9 @@
 #![allow(dead_code)]
 
 pub mod fake_llm;
+#[cfg(feature = "llm")]
+pub mod llm;
+pub mod rendezvous;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -223,6 +226,20 @@ impl Harness {
         Self::start_with(config, store, clock, channel, chat, Counter::default()).await
     }
 
+    /// Starts with one more skill besides the test skills.
+    pub async fn start_with_skill(
+        config: Config,
+        store: SharedStore,
+        clock: Option<SharedClock>,
+        extra: impl Skill,
+    ) -> Harness {
+        let (channel, chat) = MemoryChannel::new("test");
+        let counter = Counter::default();
+        let mut skills = skills(&counter);
+        skills.register(extra);
+        Self::launch(config, store, clock, channel, chat, counter, skills).await
+    }
+
     pub async fn start_with(
         config: Config,
         store: SharedStore,
@@ -231,9 +248,22 @@ impl Harness {
         chat: MemoryChannelHandle,
         counter: Counter,
     ) -> Harness {
+        let skills = skills(&counter);
+        Self::launch(config, store, clock, channel, chat, counter, skills).await
+    }
+
+    async fn launch(
+        config: Config,
+        store: SharedStore,
+        clock: Option<SharedClock>,
+        channel: MemoryChannel,
+        chat: MemoryChannelHandle,
+        counter: Counter,
+        skills: SkillRegistry,
+    ) -> Harness {
         let mut builder = Engine::builder(config)
             .store(store)
-            .skills(skills(&counter))
+            .skills(skills)
             .channel(channel)
             .poll_interval(Duration::from_millis(20));
         if let Some(clock) = clock {
