@@ -171,4 +171,44 @@ fn the_language_model_planner_is_checked() {
     assert!(err.contains("planner.llm.max_tries"), "{err}");
     let err = error_of("llm3.toml", "[planner]\nkind = \"magic\"\n");
     assert!(err.contains("known: rules, llm"), "{err}");
+    let err = error_of(
+        "llm4.toml",
+        "[planner]\nkind = \"llm\"\n[planner.llm]\nprovider = \"openai\"\nmodel = \"m\"\nmax_cost_per_day = 5.0\n[planner.llm.price]\ninput_per_million = -1.0\noutput_per_million = 2.0\n",
+    );
+    assert!(
+        err.contains("llm4.toml: key `planner.llm.price.input_per_million`"),
+        "{err}"
+    );
+    let err = error_of(
+        "llm5.toml",
+        "[planner]\nkind = \"llm\"\n[planner.llm]\nprovider = \"openai\"\nmodel = \"m\"\nmax_cost_per_plan = 0.5\n",
+    );
+    assert!(
+        err.contains(
+            "key `planner.llm.max_cost_per_plan`: a money limit needs the model's `price`"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_purpose_review_needs_the_model_a_sane_period_and_a_reachable_owner() {
+    let err = error_of(
+        "review.toml",
+        "[planner.review]\nevery = \"10s\"\nowner = \"nobody\"\n",
+    );
+    assert!(
+        err.contains(
+            "review.toml: key `planner.review`: a purpose review needs the language-model planner"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("key `planner.review.every`: `10s` is too often"),
+        "{err}"
+    );
+    assert!(
+        err.contains("key `planner.review.owner`: `nobody` is not a contact"),
+        "{err}"
+    );
 }

@@ -14,7 +14,7 @@ use common::fake_llm::{FakeLlm, Flavor, Scripted};
 use common::llm::llm_config;
 use common::{Counter, Harness};
 use openmog::channel::MemoryChannel;
-use openmog::config::{LlmConfig, LlmProvider};
+use openmog::config::{LlmConfig, LlmPrice, LlmProvider};
 use openmog::domain::Verdict;
 use openmog::store::MemoryStore;
 use serde_json::json;
@@ -149,7 +149,41 @@ async fn a_model_that_is_down_hands_over_to_the_rules_and_says_so() {
 }
 
 #[tokio::test]
-async fn budgets_per_request_and_per_day_are_enforced() {
+async fn token_budgets_per_request_and_per_day_are_enforced() {
+    // 120 tokens a call.
+    budgets_hold(
+        |llm| {
+            llm.max_tokens_per_plan = 200;
+            llm.max_tokens_per_day = 300;
+        },
+        "(240 of 200 tokens)",
+        "(360 of 300 tokens)",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn money_budgets_per_request_and_per_day_are_enforced() {
+    // 100 prompt tokens at 10 and 20 answer tokens at 50 per million: 0.002 a call.
+    budgets_hold(
+        |llm| {
+            llm.price = Some(LlmPrice {
+                input_per_million: 10.0,
+                output_per_million: 50.0,
+            });
+            llm.max_cost_per_plan = Some(0.003);
+            llm.max_cost_per_day = Some(0.005);
+        },
+        "(0.004 of 0.003 in cost)",
+        "(0.006 of 0.005 in cost)",
+    )
+    .await;
+}
+
+/// With calls of 100 + 20 tokens and budgets (set by `budget`) that one request passes
+/// on its second call and the day on its third: the request stops after two tries, and
+/// after one more plan the rules answer.
+async fn budgets_hold(budget: impl FnOnce(&mut LlmConfig), request_spent: &str, day_spent: &str) {
     let fake = FakeLlm::start(Flavor::OpenAi).await;
     fake.set_usage(100, 20);
     let bad = Scripted::ToolCall {
@@ -157,25 +191,22 @@ async fn budgets_per_request_and_per_day_are_enforced() {
         arguments: json!({"title": "Nothing", "steps": []}),
     };
     fake.script([bad.clone(), bad]);
-    let h = harness(llm_config(&fake, LlmProvider::Openai, |llm| {
-        llm.max_tokens_per_plan = 200;
-        llm.max_tokens_per_day = 300;
-    }))
-    .await;
+    let h = harness(llm_config(&fake, LlmProvider::Openai, budget)).await;
 
-    // 120 tokens a try: the second try passes the request's 200, so there is no third.
     h.say("u-alice", "do something");
-    h.expect("planning used up its budget (240 of 200 tokens) after 2 tries")
-        .await;
+    h.expect(&format!(
+        "planning used up its budget {request_spent} after 2 tries"
+    ))
+    .await;
     assert_eq!(fake.requests().len(), 2);
 
-    // 240 of the day's 300 are spent; one more call is allowed, and spends the rest.
+    // One more call is allowed by the day's budget, and spends the rest.
     fake.script([deploy_plan()]);
     h.say("u-alice", "restart the api");
     h.approval_for("restart").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     h.say("u-alice", "deploy api");
-    h.expect("daily budget is used up (360 of 300 tokens)")
+    h.expect(&format!("daily budget is used up {day_spent}"))
         .await;
     h.expect("Deploy api").await;
     assert_eq!(

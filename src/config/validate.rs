@@ -325,7 +325,7 @@ fn check_review(config: &Config, review: &super::ReviewConfig, problems: &mut Pr
     if config.planner.kind != "llm" {
         problems.add(
             "planner.review",
-            "planner.kind",
+            "planner.review",
             "a purpose review needs the language-model planner (planner.kind = \"llm\")".to_owned(),
         );
     }

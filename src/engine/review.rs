@@ -103,7 +103,8 @@ async fn review_once(
     let mut recent = Vec::new();
     let mut open_plans = Vec::new();
     for summary in inner.store.plans(false, 200).await? {
-        let changed = summary.updated_at > last;
+        // Within the same millisecond counts as after: a review too many beats one missed.
+        let changed = summary.updated_at >= last;
         if !changed && summary.state.is_terminal() {
             continue;
         }
