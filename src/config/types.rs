@@ -387,6 +387,10 @@ pub struct LlmConfig {
     /// Earlier plans of the same conversation the model is shown, at most.
     #[serde(default = "default_memory_plans")]
     pub memory_plans: usize,
+    /// Tokens (estimated at four characters each) those earlier plans may take in the
+    /// prompt; the newest that fit are shown.
+    #[serde(default = "default_memory_tokens")]
+    pub memory_tokens: usize,
     /// What the model costs, per million tokens, in the currency budgets are counted in;
     /// needed for `max_cost_per_plan` and `max_cost_per_day`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -429,6 +433,10 @@ fn default_tokens_per_day() -> u64 {
 
 fn default_memory_plans() -> usize {
     5
+}
+
+fn default_memory_tokens() -> usize {
+    2_000
 }
 
 fn default_planner_kind() -> String {

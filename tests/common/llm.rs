@@ -23,6 +23,7 @@ pub fn llm_config(
         max_tokens_per_plan: 50_000,
         max_tokens_per_day: 1_000_000,
         memory_plans: 5,
+        memory_tokens: 2_000,
         price: None,
         max_cost_per_plan: None,
         max_cost_per_day: None,

@@ -197,7 +197,7 @@ impl LlmPlanner {
 impl Planner for LlmPlanner {
     async fn plan(&self, request: PlanRequest<'_>) -> Result<PlanOutcome> {
         let ground = prompt::Ground::from(&request);
-        let opening = prompt::request_message(&request);
+        let opening = prompt::request_message(&request, self.config.memory_tokens);
         match self
             .draft(&ground, opening, self.plan_budget(request.max_tokens))
             .await

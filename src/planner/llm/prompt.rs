@@ -135,14 +135,27 @@ pub(super) fn replan_message(request: &ReplanRequest<'_>) -> String {
     text
 }
 
-/// The first user message: the conversation so far, then the request.
-pub(super) fn request_message(request: &PlanRequest<'_>) -> String {
+/// Characters per token, roughly, for English text and JSON: enough to keep the memory
+/// within its budget without a tokenizer per model.
+const CHARS_PER_TOKEN: usize = 4;
+
+/// The first user message: the conversation so far (the newest plans that fit in
+/// `memory_tokens`), then the request.
+pub(super) fn request_message(request: &PlanRequest<'_>, memory_tokens: usize) -> String {
     let mut text = String::new();
-    if !request.history.is_empty() {
-        text.push_str("Earlier in this conversation:\n");
-        for plan in request.history {
-            text.push_str(&format!("- {}\n", remembered(plan)));
+    let mut room = memory_tokens.saturating_mul(CHARS_PER_TOKEN);
+    let mut lines: Vec<String> = Vec::new();
+    for plan in request.history.iter().rev() {
+        let line = format!("- {}\n", remembered(plan));
+        if line.len() > room {
+            break;
         }
+        room -= line.len();
+        lines.push(line);
+    }
+    if !lines.is_empty() {
+        text.push_str("Earlier in this conversation:\n");
+        lines.iter().rev().for_each(|line| text.push_str(line));
         text.push('\n');
     }
     if let Some(parent) = request.sub_goal_of {
@@ -254,4 +267,46 @@ pub(super) fn tools(skills: &[String]) -> Vec<Tool> {
             .with_description("Answer the requester without a plan.")
             .with_schema(reply),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Timestamp;
+    use crate::domain::{ContactId, ConversationRef};
+    use crate::store::conformance::sample_plan;
+
+    #[test]
+    fn the_memory_shows_the_newest_plans_that_fit_its_budget_oldest_first() {
+        let history: Vec<PlanRecord> = (1..=3)
+            .map(|n| {
+                let mut plan = sample_plan("test", Timestamp(n));
+                plan.request_text = format!("request number {n}");
+                plan
+            })
+            .collect();
+        let skills = SkillRegistry::new();
+        let request = PlanRequest {
+            text: "now this",
+            requester: &ContactId("alice".to_owned()),
+            conversation: &ConversationRef::new("test", "room"),
+            skills: &skills,
+            history: &history,
+            policy: &[],
+            max_steps: 5,
+            max_tokens: None,
+            sub_goal_of: None,
+        };
+        let everything = request_message(&request, 10_000);
+        let one = remembered(&history[2]).len() + 3;
+        let two_fit = request_message(&request, (2 * one).div_ceil(CHARS_PER_TOKEN));
+        assert!(everything.contains("request number 1"));
+        assert!(!two_fit.contains("request number 1"), "{two_fit}");
+        let (two, three) = (
+            two_fit.find("request number 2").unwrap(),
+            two_fit.find("request number 3").unwrap(),
+        );
+        assert!(two < three, "oldest first: {two_fit}");
+        assert!(!request_message(&request, 0).contains("Earlier"));
+    }
 }
