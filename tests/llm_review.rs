@@ -150,3 +150,46 @@ async fn a_review_proposes_a_plan_to_the_owner_and_nothing_runs_until_they_appro
     assert!(h.chat.texts(CONV).iter().all(|t| !t.contains("I propose")));
     h.stop().await;
 }
+
+#[tokio::test]
+async fn a_review_the_model_cannot_answer_is_audited_and_waits_for_the_next_period() {
+    let fake = FakeLlm::start(Flavor::OpenAi).await;
+    let clock = ManualClock::new();
+    let mut config = llm_config(&fake, LlmProvider::Openai, |_| {});
+    config.planner.review = Some(ReviewConfig {
+        every: ConfigDuration::secs(3_600),
+        owner: "alice".to_owned(),
+        proposal_timeout: ConfigDuration::secs(86_400),
+    });
+    let h = Harness::start(
+        config,
+        Arc::new(MemoryStore::new()),
+        Some(Arc::new(clock.clone())),
+    )
+    .await;
+    fake.script([Scripted::ToolCall {
+        name: "submit_plan".to_owned(),
+        arguments: json!({"title": "Check the API", "steps": [{"key": "check", "skill": "count", "args": {"label": "check api"}}]}),
+    }]);
+    h.say("u-alice", "check the api please");
+    h.expect("succeeded (1/1 steps done): Check the API").await;
+
+    // The fake has no more answers: it answers HTTP 500.
+    clock.advance(Duration::from_secs(2 * 3_600));
+    reviewed_since(&h, clock.now().0).await;
+    let failed = h.audit_of("review.failed").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        failed[0].2["error"].as_str().unwrap().contains("HTTP 500"),
+        "{failed:?}"
+    );
+    let calls = fake.requests().len();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        fake.requests().len(),
+        calls,
+        "not retried before the next period"
+    );
+    assert!(h.chat.texts(ALICE).is_empty(), "nothing was proposed");
+    h.stop().await;
+}

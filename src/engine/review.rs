@@ -54,18 +54,17 @@ pub(super) async fn run(inner: Arc<Inner>, review: ReviewConfig, shutdown: Cance
             let outcome =
                 tracing::Instrument::instrument(review_once(&inner, &review, last, due), span)
                     .await;
-            match outcome {
-                Ok(()) => {}
-                Err(err) => {
-                    tracing::warn!(error = %err, "purpose review failed");
-                    let mut tx = inner.tx(format!("review:{}:failed", due.0), inner.now());
-                    tx.audit(AuditEvent::new(
-                        "review.failed",
-                        "openmog",
-                        "purpose",
-                        json!({"error": err.to_string()}),
-                    ));
-                    let _ = inner.apply(&tx.effects).await;
+            if let Err(err) = outcome {
+                tracing::warn!(error = %err, "purpose review failed");
+                let mut tx = inner.tx(format!("review:{}:failed", due.0), inner.now());
+                tx.audit(AuditEvent::new(
+                    "review.failed",
+                    "openmog",
+                    "purpose",
+                    json!({"error": err.to_string()}),
+                ));
+                if let Err(err) = inner.apply(&tx.effects).await {
+                    tracing::warn!(error = %err, "cannot audit the failed review");
                 }
             }
             // A failed review is not retried before the next period: the model may be
