@@ -21,6 +21,19 @@ use serde_json::json;
 /// Alice's direct conversation on the test channel: where proposals to her go.
 const ALICE: &str = "u-alice";
 
+/// An engine on `clock` whose purpose is reviewed hourly, with proposals to Alice.
+async fn reviewing(fake: &FakeLlm, clock: &ManualClock) -> Harness {
+    let mut config = llm_config(fake, LlmProvider::Openai, |_| {});
+    config.purpose = "Keep the API healthy".to_owned();
+    config.planner.review = Some(ReviewConfig {
+        every: ConfigDuration::secs(3_600),
+        owner: "alice".to_owned(),
+        proposal_timeout: ConfigDuration::secs(86_400),
+    });
+    let store = Arc::new(MemoryStore::new());
+    Harness::start(config, store, Some(Arc::new(clock.clone()))).await
+}
+
 /// Waits until the review loop has recorded a review at or after `since` (ms).
 async fn reviewed_since(h: &Harness, since: i64) {
     for _ in 0..1_000 {
@@ -43,19 +56,7 @@ async fn reviewed_since(h: &Harness, since: i64) {
 async fn a_review_proposes_a_plan_to_the_owner_and_nothing_runs_until_they_approve() {
     let fake = FakeLlm::start(Flavor::OpenAi).await;
     let clock = ManualClock::new();
-    let mut config = llm_config(&fake, LlmProvider::Openai, |_| {});
-    config.purpose = "Keep the API healthy".to_owned();
-    config.planner.review = Some(ReviewConfig {
-        every: ConfigDuration::secs(3_600),
-        owner: "alice".to_owned(),
-        proposal_timeout: ConfigDuration::secs(86_400),
-    });
-    let h = Harness::start(
-        config,
-        Arc::new(MemoryStore::new()),
-        Some(Arc::new(clock.clone())),
-    )
-    .await;
+    let h = reviewing(&fake, &clock).await;
 
     // Idle: the review comes due, finds nothing new, and asks no one.
     clock.advance(Duration::from_secs(2 * 3_600));
@@ -155,18 +156,7 @@ async fn a_review_proposes_a_plan_to_the_owner_and_nothing_runs_until_they_appro
 async fn a_review_the_model_cannot_answer_is_audited_and_waits_for_the_next_period() {
     let fake = FakeLlm::start(Flavor::OpenAi).await;
     let clock = ManualClock::new();
-    let mut config = llm_config(&fake, LlmProvider::Openai, |_| {});
-    config.planner.review = Some(ReviewConfig {
-        every: ConfigDuration::secs(3_600),
-        owner: "alice".to_owned(),
-        proposal_timeout: ConfigDuration::secs(86_400),
-    });
-    let h = Harness::start(
-        config,
-        Arc::new(MemoryStore::new()),
-        Some(Arc::new(clock.clone())),
-    )
-    .await;
+    let h = reviewing(&fake, &clock).await;
     fake.script([Scripted::ToolCall {
         name: "submit_plan".to_owned(),
         arguments: json!({"title": "Check the API", "steps": [{"key": "check", "skill": "count", "args": {"label": "check api"}}]}),
