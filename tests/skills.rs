@@ -13,9 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 fn ctx() -> SkillContext {
-    SkillContext {
-        idempotency_key: "test-plan/step/1".to_owned(),
-    }
+    SkillContext::detached("test-plan/step/1")
 }
 
 // ---------------------------------------------------------------------------------------

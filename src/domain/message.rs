@@ -53,7 +53,7 @@ pub struct Inbound {
     pub kind: InboundKind,
 }
 
-/// The two kinds of inbound event.
+/// What an inbound event is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum InboundKind {
@@ -79,6 +79,15 @@ pub enum InboundKind {
         /// What the decider wrote with it (`DENY not during the release`), for the record.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         comment: Option<String>,
+    },
+    /// A request a durable timer asks on behalf of the contact who set it (`sender.user_id`
+    /// is that contact's id, not a platform id). Only the engine makes these; it plans
+    /// them like a message, but never reads them as a command or a decision.
+    Scheduled {
+        /// The request.
+        text: String,
+        /// The timer that fired.
+        timer: String,
     },
     /// Something the channel refused before it could become a request or a decision (a
     /// mail whose sender is not authenticated, an automatic reply). Never acted on: the

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Change, Inner, progress, status, subagent};
 use crate::audit::AuditEvent;
 use crate::domain::refs::resolve;
-use crate::domain::{ConversationRef, PlanId, StepKey, StepState};
+use crate::domain::{ContactId, ConversationRef, PlanId, StepKey, StepState};
 use crate::planner::{Replan, ReplanRequest};
 use crate::skills::{SUBAGENT, SkillContext};
 use crate::store::RunnableStep;
@@ -77,6 +77,8 @@ pub(super) struct Claimed {
     pub(super) plan: PlanId,
     /// Where the plan was asked for: it sees a typing indicator while the step runs.
     conversation: ConversationRef,
+    /// Who asked for the plan.
+    requester: ContactId,
     pub(super) step: StepKey,
     /// The plan version that last changed the step's definition.
     pub(super) version: u32,
@@ -99,6 +101,7 @@ async fn claim(inner: &Inner, runnable: &RunnableStep) -> crate::Result<Option<C
             let outputs = plan.outputs();
             let plan_id = plan.id.clone();
             let conversation = plan.conversation.clone();
+            let requester = plan.requester.clone();
             let Some(step) = plan.step_mut(&runnable.step) else { return Change::Skip(None) };
             let reclaimed = match step.state {
                 StepState::Ready => false,
@@ -129,6 +132,7 @@ async fn claim(inner: &Inner, runnable: &RunnableStep) -> crate::Result<Option<C
             Change::Save(Some(Claimed {
                 plan: plan_id,
                 conversation,
+                requester,
                 step: step.key().clone(),
                 version: step.since_version,
                 attempt: step.attempt,
@@ -240,6 +244,10 @@ async fn run_skill(inner: &Inner, claimed: &Claimed, cancel: &CancellationToken)
     }
     let ctx = SkillContext {
         idempotency_key: format!("{}/{}/{}", claimed.plan, claimed.step, claimed.attempt),
+        plan: claimed.plan.clone(),
+        step: claimed.step.clone(),
+        conversation: claimed.conversation.clone(),
+        requester: claimed.requester.clone(),
     };
     let timeout = inner.config.limits.step_timeout.0;
     let run = skill.run(args.clone(), ctx);

@@ -58,10 +58,17 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
     };
     tx.effects.inbox_done = Some(item.id.clone());
 
-    let known = inner
-        .policy
-        .directory()
-        .identify(&conversation.channel, &event.sender.user_id);
+    let known = match &event.kind {
+        // Made by the engine's timer loop on behalf of a contact, named by id.
+        InboundKind::Scheduled { .. } => inner
+            .policy
+            .directory()
+            .get(&ContactId(event.sender.user_id.clone())),
+        _ => inner
+            .policy
+            .directory()
+            .identify(&conversation.channel, &event.sender.user_id),
+    };
     let (contact, text) = match (&event.kind, known) {
         (InboundKind::Refused { reason, answer }, known) => {
             let actor = known.map_or_else(
@@ -117,6 +124,20 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
             };
             let evidence = evidence(event);
             return decide::decide(inner, &contact, &asker, &evidence, decision, tx).await;
+        }
+        (InboundKind::Scheduled { text, timer }, Some(contact)) => {
+            let contact = ContactId(contact.id.clone());
+            if !inner.policy.may_chat(&contact) {
+                tx.audit(AuditEvent::new(
+                    "inbound.refused",
+                    contact.0.clone(),
+                    conversation.to_string(),
+                    json!({"reason": "may not chat", "timer": timer}),
+                ));
+                return inner.apply(&tx.effects).await;
+            }
+            // Never a command or a decision: whatever the text says, it is planned.
+            return plan_request(inner, &item, &asker, &contact, text, tx).await;
         }
         (InboundKind::Message { text }, Some(contact)) => {
             (ContactId(contact.id.clone()), text.as_str())

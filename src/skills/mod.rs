@@ -23,6 +23,28 @@ pub use wait::Wait;
 pub struct SkillContext {
     /// `plan/step/attempt`: stable for one attempt, so side effects can be made idempotent.
     pub idempotency_key: String,
+    /// The step's plan.
+    pub plan: crate::domain::PlanId,
+    /// The step.
+    pub step: crate::domain::StepKey,
+    /// Where the plan was asked for.
+    pub conversation: crate::domain::ConversationRef,
+    /// Who asked for the plan (whom the step acts for).
+    pub requester: crate::domain::ContactId,
+}
+
+impl SkillContext {
+    /// A context for running a skill outside any plan (tests, tools): plan `p-test`, step
+    /// `test`, conversation `test:test`, requester `test`.
+    pub fn detached(idempotency_key: impl Into<String>) -> Self {
+        SkillContext {
+            idempotency_key: idempotency_key.into(),
+            plan: crate::domain::PlanId::from("p-test"),
+            step: crate::domain::StepKey::from("test"),
+            conversation: crate::domain::ConversationRef::new("test", "test"),
+            requester: crate::domain::ContactId("test".to_owned()),
+        }
+    }
 }
 
 /// Why a skill failed.

@@ -10,8 +10,8 @@ use super::{Effects, InboxItem, OutboxItem, PlanSummary, RunnableStep, SaveOutco
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::clock::Timestamp;
 use crate::domain::{
-    ApprovalId, ApprovalState, Inbound, InboxId, Outbound, OutboxId, PlanId, PlanRecord, PlanState,
-    SentRef, StepState,
+    ApprovalId, ApprovalState, Inbound, InboxId, Note, Outbound, OutboxId, PlanId, PlanRecord,
+    PlanState, SentRef, StepState, Timer,
 };
 use crate::{Error, Result};
 
@@ -48,6 +48,10 @@ struct State {
     audit: Vec<AuditRecord>,
     /// Channels' own state, by (channel, key).
     channel_state: BTreeMap<(String, String), String>,
+    /// Notes, in the order kept.
+    notes: Vec<Note>,
+    /// Timers, by id.
+    timers: BTreeMap<String, Timer>,
 }
 
 #[derive(Debug)]
@@ -356,6 +360,73 @@ impl Store for MemoryStore {
             .channel_state
             .get(&(channel.to_owned(), key.to_owned()))
             .cloned())
+    }
+
+    async fn note_put(&self, note: &Note) -> Result<()> {
+        let mut state = self.lock();
+        if !state.notes.iter().any(|n| n.id == note.id) {
+            state.notes.push(note.clone());
+        }
+        Ok(())
+    }
+
+    async fn notes_search(&self, words: &[String], limit: usize) -> Result<Vec<Note>> {
+        let words: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
+        let mut found: Vec<Note> = self
+            .lock()
+            .notes
+            .iter()
+            .filter(|n| {
+                let text = n.text.to_ascii_lowercase();
+                words.iter().all(|w| text.contains(w.as_str()))
+            })
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    async fn timer_put(&self, timer: &Timer) -> Result<()> {
+        self.lock()
+            .timers
+            .entry(timer.id.clone())
+            .or_insert_with(|| timer.clone());
+        Ok(())
+    }
+
+    async fn timers_due(&self, now: Timestamp, limit: usize) -> Result<Vec<Timer>> {
+        let mut due: Vec<Timer> = self
+            .lock()
+            .timers
+            .values()
+            .filter(|t| t.due_at <= now)
+            .cloned()
+            .collect();
+        due.sort_by(|a, b| a.due_at.cmp(&b.due_at).then(a.id.cmp(&b.id)));
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    async fn timer_advance(
+        &self,
+        id: &str,
+        from: Timestamp,
+        next: Option<Timestamp>,
+    ) -> Result<bool> {
+        let mut state = self.lock();
+        match state.timers.get_mut(id) {
+            Some(timer) if timer.due_at == from => {
+                match next {
+                    Some(next) => timer.due_at = next,
+                    None => {
+                        state.timers.remove(id);
+                    }
+                }
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn set_channel_state(&self, channel: &str, key: &str, value: &str) -> Result<()> {

@@ -14,8 +14,8 @@ use crate::Result;
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::clock::Timestamp;
 use crate::domain::{
-    ApprovalId, ConversationRef, Inbound, InboxId, Outbound, OutboxId, PlanId, PlanRecord,
-    PlanState, SentRef, StepKey,
+    ApprovalId, ConversationRef, Inbound, InboxId, Note, Outbound, OutboxId, PlanId, PlanRecord,
+    PlanState, SentRef, StepKey, Timer,
 };
 
 pub use memory::MemoryStore;
@@ -186,6 +186,27 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets (or replaces) a channel's state under `key`.
     async fn set_channel_state(&self, channel: &str, key: &str, value: &str) -> Result<()>;
+
+    /// Keeps a note, unless one with its id is already kept.
+    async fn note_put(&self, note: &Note) -> Result<()>;
+
+    /// Notes whose text contains every one of `words` (ignoring ASCII case), newest first.
+    async fn notes_search(&self, words: &[String], limit: usize) -> Result<Vec<Note>>;
+
+    /// Sets a timer, unless one with its id is already set.
+    async fn timer_put(&self, timer: &Timer) -> Result<()>;
+
+    /// Timers due at `now`, earliest first.
+    async fn timers_due(&self, now: Timestamp, limit: usize) -> Result<Vec<Timer>>;
+
+    /// Moves a timer still due at `from` to `next`, or removes it when `next` is `None`.
+    /// False if it is no longer due at `from` (someone else fired it first).
+    async fn timer_advance(
+        &self,
+        id: &str,
+        from: Timestamp,
+        next: Option<Timestamp>,
+    ) -> Result<bool>;
 
     /// Schedules another try.
     async fn outbox_retry(&self, id: &OutboxId, not_before: Timestamp, error: &str) -> Result<()>;

@@ -12,7 +12,9 @@ use async_trait::async_trait;
 use common::{Bot, Person, servers};
 use openmog::audit::{AuditEvent, AuditRecord};
 use openmog::clock::Timestamp;
-use openmog::domain::{ApprovalId, Inbound, InboxId, OutboxId, PlanId, PlanRecord, SentRef};
+use openmog::domain::{
+    ApprovalId, Inbound, InboxId, Note, OutboxId, PlanId, PlanRecord, SentRef, Timer,
+};
 use openmog::store::{
     Effects, InboxItem, OutboxItem, PlanSummary, RunnableStep, SaveOutcome, SharedStore, Store,
 };
@@ -57,6 +59,26 @@ impl Store for Stalling {
     }
     async fn channel_state(&self, channel: &str, key: &str) -> openmog::Result<Option<String>> {
         self.inner.channel_state(channel, key).await
+    }
+    async fn note_put(&self, note: &Note) -> openmog::Result<()> {
+        self.inner.note_put(note).await
+    }
+    async fn notes_search(&self, words: &[String], limit: usize) -> openmog::Result<Vec<Note>> {
+        self.inner.notes_search(words, limit).await
+    }
+    async fn timer_put(&self, timer: &Timer) -> openmog::Result<()> {
+        self.inner.timer_put(timer).await
+    }
+    async fn timers_due(&self, now: Timestamp, limit: usize) -> openmog::Result<Vec<Timer>> {
+        self.inner.timers_due(now, limit).await
+    }
+    async fn timer_advance(
+        &self,
+        id: &str,
+        from: Timestamp,
+        next: Option<Timestamp>,
+    ) -> openmog::Result<bool> {
+        self.inner.timer_advance(id, from, next).await
     }
     async fn inbox_pending(&self, limit: usize) -> openmog::Result<Vec<InboxItem>> {
         self.inner.inbox_pending(limit).await

@@ -13,11 +13,13 @@
 //! ```
 
 mod inbox;
+mod memory;
 mod outbox;
 mod plans;
 mod queries;
 
 pub use inbox::inbox_dedupe_and_order;
+pub use memory::{notes_are_kept_once_and_found_by_words, timers_fire_once_in_order};
 pub use outbox::{
     outbox_duplicate_key_ignored, outbox_failed_leaves_due, outbox_head_of_line_retry_and_sent,
 };
@@ -58,6 +60,8 @@ pub async fn run_all(store: &dyn Store) {
     approval_queries(store).await;
     audit_chain_intact(store).await;
     channel_state_round_trips(store).await;
+    notes_are_kept_once_and_found_by_words(store).await;
+    timers_fire_once_in_order(store).await;
 }
 
 /// A channel's state reads back what was last set, per channel and key.

@@ -2,6 +2,8 @@
 //! transaction (a deferred transaction that upgrades to a write fails with `SQLITE_BUSY`
 //! without waiting for the busy timeout).
 
+mod memory;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -17,8 +19,8 @@ use super::{Effects, InboxItem, OutboxItem, PlanSummary, RunnableStep, SaveOutco
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::domain::{
-    ApprovalId, ConversationRef, Inbound, InboxId, Outbound, OutboxId, PlanId, PlanRecord,
-    PlanState, SentRef, StepKey,
+    ApprovalId, ConversationRef, Inbound, InboxId, Note, Outbound, OutboxId, PlanId, PlanRecord,
+    PlanState, SentRef, StepKey, Timer,
 };
 use crate::{Error, Result};
 
@@ -26,6 +28,7 @@ use crate::{Error, Result};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("sqlite_schema.sql")),
     (2, include_str!("sqlite_channel_state.sql")),
+    (3, include_str!("sqlite_memory.sql")),
 ];
 
 /// Connections in the pool (SQLite serialises writers anyway; readers run alongside in WAL).
@@ -631,6 +634,31 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn note_put(&self, note: &Note) -> Result<()> {
+        memory::note_put(&self.pool, note).await
+    }
+
+    async fn notes_search(&self, words: &[String], limit: usize) -> Result<Vec<Note>> {
+        memory::notes_search(&self.pool, words, limit).await
+    }
+
+    async fn timer_put(&self, timer: &Timer) -> Result<()> {
+        memory::timer_put(&self.pool, timer).await
+    }
+
+    async fn timers_due(&self, now: Timestamp, limit: usize) -> Result<Vec<Timer>> {
+        memory::timers_due(&self.pool, now, limit).await
+    }
+
+    async fn timer_advance(
+        &self,
+        id: &str,
+        from: Timestamp,
+        next: Option<Timestamp>,
+    ) -> Result<bool> {
+        memory::timer_advance(&self.pool, id, from, next).await
     }
 
     async fn outbox_retry(&self, id: &OutboxId, not_before: Timestamp, error: &str) -> Result<()> {
