@@ -16,6 +16,7 @@ mod review;
 mod status;
 mod subagent;
 mod sweep;
+mod timers;
 mod tx;
 
 use std::collections::BTreeMap;
@@ -131,6 +132,21 @@ impl EngineBuilder {
         if self.config.limits.max_subagents > 0 {
             skills.register(crate::skills::Subagent);
         }
+        // The skills that keep state keep it in this engine's store.
+        skills
+            .register(crate::skills::Remember::new(
+                Arc::clone(&store),
+                Arc::clone(&self.clock),
+            ))
+            .register(crate::skills::Recall::new(Arc::clone(&store)))
+            .register(crate::skills::ScheduleAt::new(
+                Arc::clone(&store),
+                Arc::clone(&self.clock),
+            ))
+            .register(crate::skills::ScheduleEvery::new(
+                Arc::clone(&store),
+                Arc::clone(&self.clock),
+            ));
         let policy = Policy::new(&self.config)?;
         let channels: BTreeMap<String, SharedChannel> = self
             .channels
@@ -283,6 +299,7 @@ impl Engine {
         workers.spawn(inbound::run(Arc::clone(&self.inner), intake.clone()));
         workers.spawn(executor::run(Arc::clone(&self.inner), intake.clone()));
         workers.spawn(sweep::run(Arc::clone(&self.inner), intake.clone()));
+        workers.spawn(timers::run(Arc::clone(&self.inner), intake.clone()));
         if let Some(review) = self.inner.config.planner.review.clone() {
             workers.spawn(review::run(Arc::clone(&self.inner), review, intake.clone()));
         }

@@ -3,7 +3,9 @@
 
 mod echo;
 mod http_get;
+mod memory;
 mod registry;
+mod schedule;
 mod shell;
 mod subagent;
 mod wait;
@@ -13,7 +15,9 @@ use serde_json::Value;
 
 pub use echo::Echo;
 pub use http_get::HttpGet;
+pub use memory::{Recall, Remember};
 pub use registry::SkillRegistry;
+pub use schedule::{ScheduleAt, ScheduleEvery};
 pub use shell::Shell;
 pub use subagent::{SUBAGENT, Subagent, SubagentArgs};
 pub use wait::Wait;
