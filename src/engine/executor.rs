@@ -12,7 +12,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{Change, Inner, progress, status, subagent};
+use super::{Change, Inner, message, progress, status, subagent};
 use crate::audit::AuditEvent;
 use crate::domain::refs::resolve;
 use crate::domain::{ContactId, ConversationRef, PlanId, StepKey, StepState};
@@ -78,12 +78,12 @@ pub(super) struct Claimed {
     /// Where the plan was asked for: it sees a typing indicator while the step runs.
     conversation: ConversationRef,
     /// Who asked for the plan.
-    requester: ContactId,
+    pub(super) requester: ContactId,
     pub(super) step: StepKey,
     /// The plan version that last changed the step's definition.
     pub(super) version: u32,
     pub(super) attempt: u32,
-    skill: String,
+    pub(super) skill: String,
     /// The arguments with references resolved, or why they could not be.
     pub(super) args: Result<Value, String>,
     post: Vec<crate::domain::PostCondition>,
@@ -189,6 +189,8 @@ async fn execute(inner: &Inner, claimed: Claimed) {
     let outcome = if claimed.skill == SUBAGENT {
         // The child plan's own steps show that work is going on.
         subagent::run(inner, &claimed, &cancel).await
+    } else if message::is_message(&claimed.skill) {
+        message::prepare(inner, &claimed)
     } else {
         let working = show_working(inner, &claimed.conversation);
         tokio::pin!(working);
@@ -328,6 +330,9 @@ async fn complete(
                 Outcome::Succeeded(output) => {
                     step.state = StepState::Succeeded;
                     step.output = Some(output.clone());
+                    if message::is_message(&claimed.skill) {
+                        message::queue(output, tx);
+                    }
                     false
                 }
                 Outcome::Failed { output, error } => {

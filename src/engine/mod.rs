@@ -9,6 +9,7 @@ mod commands;
 mod decide;
 mod executor;
 mod inbound;
+mod message;
 mod open;
 mod progress;
 mod render;
@@ -146,7 +147,17 @@ impl EngineBuilder {
             .register(crate::skills::ScheduleEvery::new(
                 Arc::clone(&store),
                 Arc::clone(&self.clock),
-            ));
+            ))
+            .register(crate::skills::MessageSend);
+        let has_email = self.channels.iter().any(|c| {
+            self.config
+                .channels
+                .get(c.name())
+                .is_some_and(|configured| configured.kind == "email")
+        });
+        if has_email {
+            skills.register(crate::skills::EmailSend);
+        }
         let policy = Policy::new(&self.config)?;
         let channels: BTreeMap<String, SharedChannel> = self
             .channels

@@ -19,7 +19,7 @@ use crate::audit::AuditEvent;
 use crate::channel::ChannelState;
 use crate::clock::Timestamp;
 use crate::config::ReviewConfig;
-use crate::domain::{ContactId, ConversationRef, OnTimeout, PlanId, StepVerdict};
+use crate::domain::{ContactId, OnTimeout, PlanId, StepVerdict};
 use crate::planner::{ReviewRequest, validate_draft};
 use crate::store::SaveOutcome;
 use crate::{Error, Result};
@@ -129,7 +129,7 @@ async fn review_once(
     }
 
     let owner = ContactId(review.owner.clone());
-    let conversation = owner_conversation(inner, &owner).ok_or_else(|| {
+    let conversation = super::message::direct_conversation(inner, &owner).ok_or_else(|| {
         Error::Config(format!(
             "planner.review.owner: `{owner}` cannot be reached on any channel"
         ))
@@ -209,22 +209,4 @@ async fn review_once(
         SaveOutcome::Conflict => {}
     }
     Ok(())
-}
-
-/// The owner's preferred channel, or the first of their addresses on a channel this
-/// engine has.
-fn owner_conversation(inner: &Inner, owner: &ContactId) -> Option<ConversationRef> {
-    let contact = inner.policy.directory().get(owner)?;
-    let on = |channel: &String| {
-        contact
-            .addresses
-            .get(channel)
-            .filter(|_| inner.has_channel(channel))
-            .map(|address| ConversationRef::new(channel.clone(), address.clone()))
-    };
-    contact
-        .preferred
-        .as_ref()
-        .and_then(on)
-        .or_else(|| contact.addresses.keys().find_map(on))
 }

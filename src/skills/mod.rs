@@ -4,6 +4,7 @@
 mod echo;
 mod http_get;
 mod memory;
+mod message;
 mod registry;
 mod schedule;
 mod shell;
@@ -16,6 +17,7 @@ use serde_json::Value;
 pub use echo::Echo;
 pub use http_get::HttpGet;
 pub use memory::{Recall, Remember};
+pub use message::{EMAIL_SEND, EmailSend, MESSAGE_SEND, MessageSend};
 pub use registry::SkillRegistry;
 pub use schedule::{ScheduleAt, ScheduleEvery};
 pub use shell::Shell;
