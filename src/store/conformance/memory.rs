@@ -57,7 +57,7 @@ pub async fn notes_are_kept_once_and_found_by_words(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .notes_search(&[tag.clone()], 1)
+            .notes_search(std::slice::from_ref(&tag), 1)
             .await
             .expect("search")
             .len(),
