@@ -156,8 +156,8 @@ impl Policy {
         &self.directory
     }
 
-    /// The rules in words, one line each, first match first (`shell when command matches
-    /// ^systemctl: needs approval by role:oncall`): what a planner may be told.
+    /// The rules in words, one line each, first match first (`shell.run when command
+    /// matches ^systemctl: needs approval by role:oncall`): what a planner may be told.
     pub fn summary(&self) -> Vec<String> {
         let mut lines: Vec<String> = self
             .rules
@@ -300,7 +300,7 @@ fn evaluate(args: &Value, path: &str, equals: Option<&Value>, re: Option<&Regex>
 }
 
 /// `http.*` → `^http\..*$`.
-fn glob_to_regex(glob: &str) -> std::result::Result<Regex, regex::Error> {
+pub(crate) fn glob_to_regex(glob: &str) -> std::result::Result<Regex, regex::Error> {
     let pattern: Vec<String> = glob.split('*').map(regex::escape).collect();
     Regex::new(&format!("^{}$", pattern.join(".*")))
 }
@@ -328,12 +328,12 @@ mod tests {
             id = "ann"
             roles = ["oncall"]
             [[authorizations.rules]]
-            skill = "shell"
+            skill = "shell.run"
             when = [{ arg = "command", matches = "^rm " }]
             decision = "forbid"
             reason = "no deleting"
             [[authorizations.rules]]
-            skill = "shell"
+            skill = "shell.run"
             decision = "approve"
             approvers = ["role:oncall"]
             [[authorizations.rules]]
@@ -343,10 +343,10 @@ mod tests {
         );
         assert_eq!(p.judge("http.get", &json!({})), StepVerdict::Auto);
         assert!(
-            matches!(p.judge("shell", &json!({"command": "rm -rf /"})), StepVerdict::Forbid { reason } if reason == "no deleting")
+            matches!(p.judge("shell.run", &json!({"command": "rm -rf /"})), StepVerdict::Forbid { reason } if reason == "no deleting")
         );
         assert!(matches!(
-            p.judge("shell", &json!({"command": "ls"})),
+            p.judge("shell.run", &json!({"command": "ls"})),
             StepVerdict::Approve { .. }
         ));
         assert!(matches!(
@@ -357,7 +357,7 @@ mod tests {
         // forbidding rule is taken to match.
         let unresolved = json!({"command": {"$from": {"step": "a", "path": ""}}});
         assert!(matches!(
-            p.judge("shell", &unresolved),
+            p.judge("shell.run", &unresolved),
             StepVerdict::Forbid { .. }
         ));
     }

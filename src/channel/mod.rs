@@ -10,7 +10,7 @@ mod chunk;
 pub mod conformance;
 pub mod decisions;
 mod memory;
-mod paced;
+pub(crate) mod paced;
 mod sink;
 mod state;
 mod terminal;

@@ -40,7 +40,8 @@ impl GovernorClock for TokioClock {
 
 type Keyed =
     RateLimiter<String, DefaultKeyedStateStore<String>, TokioClock, NoOpMiddleware<Duration>>;
-type Direct = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+/// A limiter with one budget, on tokio's clock.
+pub(crate) type Direct = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
 
 /// Spaces messages: at most `per_conversation` to one chat, `per_group` to one group chat,
 /// `per_channel` through the channel, and never more than `cap` in its window. Bursts are
@@ -56,7 +57,7 @@ pub struct Paced<C> {
     clock: TokioClock,
 }
 
-fn quota(rate: Rate) -> Quota {
+pub(crate) fn quota(rate: Rate) -> Quota {
     Quota::with_period(rate.interval().max(Duration::from_nanos(1)))
         .expect("a non-zero period")
         .allow_burst(std::num::NonZeroU32::MIN)

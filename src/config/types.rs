@@ -494,6 +494,22 @@ pub struct SkillsConfig {
     /// The `shell` skill.
     #[serde(default)]
     pub shell: ShellSkillConfig,
+    /// Rate and concurrency limits by skill name; a name may end in `*` (`mcp.*`), and the
+    /// first matching entry in name order applies.
+    #[serde(default)]
+    pub limits: BTreeMap<String, SkillLimits>,
+}
+
+/// How often and how many at once a skill may run, across all plans of this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkillLimits {
+    /// At most this often, evenly spaced (e.g. `30/min`); a run waits for its turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
+    /// At most this many runs at once; more wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
 }
 
 /// The `http.get` skill.

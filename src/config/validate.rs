@@ -230,6 +230,12 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
             format!("unknown planner `{other}` (known: rules, llm)"),
         ),
     }
+    for (name, limits) in &config.skills.limits {
+        if limits.concurrency == Some(0) {
+            let key = format!("skills.limits.{name}.concurrency");
+            problems.add(&key, "skills.limits", "must be at least 1".to_owned());
+        }
+    }
     if let Some(review) = &config.planner.review {
         check_review(config, review, &mut problems);
     }

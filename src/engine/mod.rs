@@ -158,6 +158,7 @@ impl EngineBuilder {
         if has_email {
             skills.register(crate::skills::EmailSend);
         }
+        skills.limit(&self.config.skills.limits);
         let policy = Policy::new(&self.config)?;
         let channels: BTreeMap<String, SharedChannel> = self
             .channels

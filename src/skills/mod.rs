@@ -3,6 +3,7 @@
 
 mod echo;
 mod http_get;
+mod limited;
 mod memory;
 mod message;
 mod registry;
@@ -16,6 +17,7 @@ use serde_json::Value;
 
 pub use echo::Echo;
 pub use http_get::HttpGet;
+pub use limited::Limited;
 pub use memory::{Recall, Remember};
 pub use message::{EMAIL_SEND, EmailSend, MESSAGE_SEND, MessageSend};
 pub use registry::SkillRegistry;

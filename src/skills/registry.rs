@@ -50,6 +50,21 @@ impl SkillRegistry {
         skills
     }
 
+    /// Wraps each skill that an entry of `limits` names (exactly, or by a pattern ending in
+    /// `*`; the first matching entry in name order applies) in its rate and concurrency
+    /// limits.
+    pub fn limit(&mut self, limits: &BTreeMap<String, crate::config::SkillLimits>) {
+        let patterns: Vec<(regex::Regex, crate::config::SkillLimits)> = limits
+            .iter()
+            .filter_map(|(name, l)| crate::policy::glob_to_regex(name).ok().map(|re| (re, *l)))
+            .collect();
+        for skill in self.skills.values_mut() {
+            if let Some((_, l)) = patterns.iter().find(|(re, _)| re.is_match(skill.name())) {
+                *skill = Arc::new(super::Limited::new(Arc::clone(skill), *l));
+            }
+        }
+    }
+
     /// All skills, by name.
     pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn Skill>> {
         self.skills.values()

@@ -155,7 +155,8 @@ impl Handler {
         let text = match &event.kind {
             openmog::domain::InboundKind::Message { text } => text.clone(),
             openmog::domain::InboundKind::Decision { .. }
-            | openmog::domain::InboundKind::Refused { .. } => String::new(),
+            | openmog::domain::InboundKind::Refused { .. }
+            | openmog::domain::InboundKind::Scheduled { .. } => String::new(),
         };
         self.inner
             .remember(command.id.get(), command.application_id, &command.token);
