@@ -80,7 +80,7 @@ fn references_between_sections_are_checked() {
         id = "ann"
         roles = ["member"]
         [[authorizations.rules]]
-        skill = "shell"
+        skill = "shell.run"
         decision = "approve"
         approvers = ["role:oncall"]
         "#,
@@ -98,7 +98,7 @@ fn references_between_sections_are_checked() {
         id = "ann"
         roles = ["oncall"]
         [[authorizations.rules]]
-        skill = "shell"
+        skill = "shell.run"
         decision = "approve"
         approvers = ["role:oncall"]
         quorum = 2

@@ -1,5 +1,5 @@
 //! Integration tests of the built-in `http.get` skill (against a small HTTP server written
-//! here) and the `shell` skill (against the real `/bin/sh`).
+//! here) and the `shell.run` skill (against the real `/bin/sh`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -227,7 +227,7 @@ async fn http_get_connection_errors_fail_without_leaking_headers() -> anyhow::Re
 }
 
 // ---------------------------------------------------------------------------------------
-// shell (Unix only: the tests use `sh` syntax and process groups)
+// shell.run (Unix only: the tests use `sh` syntax, process groups and `ulimit`)
 // ---------------------------------------------------------------------------------------
 
 #[cfg(unix)]
@@ -252,6 +252,8 @@ mod shell {
             env_allow: env_allow.iter().map(|v| (*v).to_owned()).collect(),
             timeout: ConfigDuration(timeout),
             max_output_bytes: 64 * 1024,
+            cpu_seconds: None,
+            memory_mb: None,
         }
     }
 
@@ -262,7 +264,7 @@ mod shell {
     #[tokio::test]
     async fn shell_runs_a_command() -> anyhow::Result<()> {
         let skill = Shell::new(&shell_config(&["PATH"], Duration::from_secs(20), None));
-        assert_eq!(skill.name(), "shell");
+        assert_eq!(skill.name(), "shell.run");
         let out = sh(&skill, "echo hello").await?;
         assert_eq!(out["exit_code"], 0);
         assert_eq!(out["stdout"], "hello\n");
@@ -434,6 +436,140 @@ mod shell {
         let out = sh(&skill, "pwd").await?;
         let expected = std::fs::canonicalize(root.path())?;
         assert_eq!(out["stdout"].as_str().map(str::trim_end), expected.to_str());
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn shell_cpu_limit_kills_a_busy_loop_long_before_the_timeout() -> anyhow::Result<()> {
+        let mut config = shell_config(&["PATH"], Duration::from_secs(60), None);
+        config.cpu_seconds = Some(1);
+        let skill = Shell::new(&config);
+
+        let started = Instant::now();
+        let out = sh(&skill, "while :; do :; done").await?;
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(20), "took {took:?}: {out}");
+        assert_eq!(out["timed_out"], false, "{out}");
+        assert_ne!(out["exit_code"], 0, "{out}");
+        // SIGKILL at the hard limit, or SIGXCPU (24 on Linux and macOS) at the soft one.
+        let signal = out["signal"].as_i64();
+        assert!(matches!(signal, Some(9 | 24)), "{out}");
+        assert_eq!(out["exit_code"].as_i64(), signal.map(|s| 128 + s), "{out}");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn shell_without_limits_reports_no_signal() -> anyhow::Result<()> {
+        let skill = Shell::new(&shell_config(&["PATH"], Duration::from_secs(20), None));
+        let out = sh(&skill, "exit 7").await?;
+        assert_eq!(out["exit_code"], 7);
+        assert_eq!(out["signal"], Value::Null);
+        // A command killed by a signal is reported as a shell reports it.
+        let out = sh(&skill, "kill -TERM $$").await?;
+        assert_eq!(out["signal"], 15, "{out}");
+        assert_eq!(out["exit_code"], 128 + 15, "{out}");
+        Ok(())
+    }
+
+    /// Whether this process may raise a hard limit (root with `CAP_SYS_RESOURCE`), in which
+    /// case a command it starts may too.
+    #[cfg(target_os = "linux")]
+    fn can_raise_hard_limits() -> bool {
+        std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg("ulimit -t 100 && ulimit -t 200")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn shell_limits_are_in_force_and_cannot_be_raised() -> anyhow::Result<()> {
+        let mut config = shell_config(&["PATH"], Duration::from_secs(20), None);
+        config.cpu_seconds = Some(7);
+        config.memory_mb = Some(512);
+        let skill = Shell::new(&config);
+
+        let out = sh(&skill, "ulimit -t; ulimit -v").await?;
+        assert_eq!(out["exit_code"], 0, "{out}");
+        assert_eq!(out["stdout"], "7\n524288\n", "{out}");
+
+        if can_raise_hard_limits() {
+            eprintln!(
+                "skipped the raising half: this process may raise hard limits (root with CAP_SYS_RESOURCE), so its commands may too"
+            );
+            return Ok(());
+        }
+        for raise in ["ulimit -t unlimited", "ulimit -t 8", "ulimit -v unlimited"] {
+            let out = sh(&skill, &format!("{raise} && echo raised")).await?;
+            assert_ne!(out["exit_code"], 0, "`{raise}` succeeded: {out}");
+            assert_eq!(out["stdout"], "", "`{raise}` succeeded: {out}");
+        }
+        let out = sh(
+            &skill,
+            "ulimit -t unlimited; ulimit -v unlimited; ulimit -t; ulimit -v",
+        )
+        .await?;
+        assert_eq!(out["stdout"], "7\n524288\n", "{out}");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn shell_limits_keep_the_command_out_of_the_wrapper_text() -> anyhow::Result<()> {
+        let mut config = shell_config(&["PATH"], Duration::from_secs(20), None);
+        config.cpu_seconds = Some(5);
+        let skill = Shell::new(&config);
+        // Quotes, `$1`, `;` and a leading `-` are the command's own, not the wrapper's.
+        let out = sh(
+            &skill,
+            r##"printf '%s|' "it's" '$1' "$#"; echo done; exit 3"##,
+        )
+        .await?;
+        assert_eq!(out["stdout"], "it's|$1|0|done\n", "{out}");
+        assert_eq!(out["exit_code"], 3, "{out}");
+        // `-x` is run as a command (not found), not taken as an option of the shell.
+        let out = sh(&skill, "-x").await?;
+        assert_eq!(out["exit_code"], 127, "{out}");
+        Ok(())
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn shell_memory_limit_makes_a_large_allocation_fail() -> anyhow::Result<()> {
+        let mut config = shell_config(&["PATH", "HOME"], Duration::from_secs(60), None);
+        config.memory_mb = Some(256);
+        let skill = Shell::new(&config);
+
+        // The control: a small allocation fits, so a failure below is the limit's doing.
+        let small = sh(
+            &skill,
+            "python3 -c 'x = bytearray(16 * 1024 * 1024); print(len(x))'",
+        )
+        .await?;
+        if small["exit_code"] == 127 {
+            eprintln!("skipped: python3 is not on PATH, and nothing else here allocates on demand");
+            return Ok(());
+        }
+        assert_eq!(small["exit_code"], 0, "{small}");
+        assert_eq!(small["stdout"], "16777216\n", "{small}");
+
+        let large = sh(
+            &skill,
+            "python3 -c 'x = bytearray(600 * 1024 * 1024); print(len(x))'",
+        )
+        .await?;
+        assert_eq!(large["timed_out"], false, "{large}");
+        assert_ne!(large["exit_code"], 0, "{large}");
+        assert_eq!(large["stdout"], "", "{large}");
+        assert!(
+            large["stderr"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("MemoryError"),
+            "{large}"
+        );
         Ok(())
     }
 }

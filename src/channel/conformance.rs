@@ -136,7 +136,7 @@ pub async fn approval_requests_and_presses(channel: &dyn Channel, peer: &dyn Pee
     let prompt = ApprovalPrompt {
         approval: approval.clone(),
         plan: PlanId::new(),
-        summary: "restart · shell {\"command\":\"systemctl restart api\"}".to_owned(),
+        summary: "restart · shell.run {\"command\":\"systemctl restart api\"}".to_owned(),
         approvers: vec!["Ann".to_owned()],
         quorum: 1,
         whole_plan: true,

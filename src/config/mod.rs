@@ -5,6 +5,8 @@ mod duration;
 mod load;
 mod rate;
 mod settings;
+mod skills_files;
+mod skills_ws;
 mod types;
 mod validate;
 
@@ -12,4 +14,6 @@ pub use duration::ConfigDuration;
 pub use load::{ConfigSource, json_schema, load};
 pub use rate::Rate;
 pub use settings::{SettingError, channel_settings, secret_setting, setting_key};
+pub use skills_files::FileSkillConfig;
+pub use skills_ws::WebSocketSkillConfig;
 pub use types::*;

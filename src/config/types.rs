@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ConfigDuration, Rate};
+use super::{ConfigDuration, FileSkillConfig, Rate, WebSocketSkillConfig};
 use crate::domain::{OnTimeout, PostCondition};
 
 /// The whole configuration.
@@ -488,12 +488,18 @@ fn empty_object() -> Value {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SkillsConfig {
-    /// The `http.get` skill.
+    /// The `http.get`, `http.request` and `graphql.query` skills.
     #[serde(default)]
     pub http: HttpSkillConfig,
-    /// The `shell` skill.
+    /// The `shell.run` skill.
     #[serde(default)]
     pub shell: ShellSkillConfig,
+    /// The `file.read`, `file.write` and `file.list` skills (off unless enabled).
+    #[serde(default)]
+    pub files: FileSkillConfig,
+    /// The `websocket.exchange` skill.
+    #[serde(default)]
+    pub websocket: WebSocketSkillConfig,
     /// Rate and concurrency limits by skill name; a name may end in `*` (`mcp.*`), and the
     /// first matching entry in name order applies.
     #[serde(default)]
@@ -512,7 +518,7 @@ pub struct SkillLimits {
     pub concurrency: Option<usize>,
 }
 
-/// The `http.get` skill.
+/// The `http.get`, `http.request` and `graphql.query` skills.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpSkillConfig {
@@ -544,7 +550,7 @@ fn default_http_max_body() -> usize {
     64 * 1024
 }
 
-/// The `shell` skill.
+/// The `shell.run` skill.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShellSkillConfig {
@@ -563,6 +569,13 @@ pub struct ShellSkillConfig {
     /// Output beyond this many bytes (per stream) is cut.
     #[serde(default = "default_shell_max_output")]
     pub max_output_bytes: usize,
+    /// Unix: CPU seconds each process of a command may use (`ulimit -t`); none: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_seconds: Option<u64>,
+    /// Unix: virtual memory each process of a command may map, in MiB (`ulimit -v`); none:
+    /// no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u64>,
 }
 
 impl Default for ShellSkillConfig {
@@ -573,6 +586,8 @@ impl Default for ShellSkillConfig {
             env_allow: default_env_allow(),
             timeout: default_shell_timeout(),
             max_output_bytes: default_shell_max_output(),
+            cpu_seconds: None,
+            memory_mb: None,
         }
     }
 }

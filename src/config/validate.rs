@@ -236,6 +236,28 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
             problems.add(&key, "skills.limits", "must be at least 1".to_owned());
         }
     }
+    let files = &config.skills.files;
+    if files.enabled && files.workspace.is_none() {
+        problems.add(
+            "skills.files.workspace",
+            "skills.files",
+            "the file skills need a `workspace` directory".to_owned(),
+        );
+    }
+    let shell = &config.skills.shell;
+    for (key, limit) in [
+        ("cpu_seconds", shell.cpu_seconds),
+        ("memory_mb", shell.memory_mb),
+    ] {
+        if limit == Some(0) {
+            let key = format!("skills.shell.{key}");
+            problems.add(
+                &key,
+                &key,
+                "must be at least 1 (0 would let nothing run)".to_owned(),
+            );
+        }
+    }
     if let Some(review) = &config.planner.review {
         check_review(config, review, &mut problems);
     }

@@ -219,7 +219,8 @@ pub struct ApprovalPrompt {
     pub approval: ApprovalId,
     /// Its plan.
     pub plan: PlanId,
-    /// What is being asked, one line (e.g. `restart: shell {"command":"systemctl restart api"}`).
+    /// What is being asked, one line (e.g.
+    /// `restart: shell.run {"command":"systemctl restart api"}`).
     pub summary: String,
     /// Who may decide, by name.
     pub approvers: Vec<String>,

@@ -1,8 +1,10 @@
 //! Skills: what a step can do. A small trait, a registry, and the built-ins `echo`, `wait`,
-//! `http.get` and `shell`; `subagent` is declared here and run by the engine.
+//! `http.get`, `http.request`, `graphql.query`, `websocket.exchange`, `shell.run`, the file skills, notes and timers; `subagent` and the message
+//! steps are declared here and run by the engine.
 
 mod echo;
-mod http_get;
+mod files;
+mod http;
 mod limited;
 mod memory;
 mod message;
@@ -16,7 +18,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 pub use echo::Echo;
-pub use http_get::HttpGet;
+pub use files::{FileList, FileRead, FileWrite, Files};
+pub use http::{GraphqlQuery, HttpGet, HttpRequest, WebSocketExchange};
 pub use limited::Limited;
 pub use memory::{Recall, Remember};
 pub use message::{EMAIL_SEND, EmailSend, MESSAGE_SEND, MessageSend};
@@ -81,7 +84,7 @@ pub trait Skill: Send + Sync + 'static {
     /// JSON Schema of the arguments.
     fn args_schema(&self) -> Value;
 
-    /// Runs the skill. The output is JSON: shell gives `exit_code`, `stdout`, `stderr`;
+    /// Runs the skill. The output is JSON: `shell.run` gives `exit_code`, `stdout`, `stderr`;
     /// HTTP gives `status`, `body`.
     async fn run(&self, args: Value, ctx: SkillContext) -> Result<Value, SkillError>;
 
@@ -95,16 +98,30 @@ pub trait Skill: Send + Sync + 'static {
 // The trait must stay object-safe: engines hold `Arc<dyn Skill>`.
 const _: Option<&dyn Skill> = None;
 
-/// The built-in skills, configured: `echo`, `wait`, `http.get`, and `shell` unless disabled.
+/// The built-in skills, configured: `echo`, `wait`, `http.get`, `shell.run` unless disabled,
+/// and the file skills if enabled. (The skills that keep state in the store, and the
+/// engine-native steps, are added by the engine.)
 pub fn builtin(config: &crate::config::SkillsConfig) -> crate::Result<SkillRegistry> {
     let mut skills = SkillRegistry::new();
     skills.register(Echo).register(Wait);
+    let http_error = |e: SkillError| crate::Error::Config(format!("skills.http: {e}"));
+    skills.register(HttpGet::new(&config.http).map_err(http_error)?);
+    skills.register(HttpRequest::new(&config.http).map_err(http_error)?);
+    skills.register(GraphqlQuery::new(&config.http).map_err(http_error)?);
     skills.register(
-        HttpGet::new(&config.http)
-            .map_err(|e| crate::Error::Config(format!("skills.http: {e}")))?,
+        WebSocketExchange::new(&config.websocket)
+            .map_err(|e| crate::Error::Config(format!("skills.websocket: {e}")))?,
     );
     if config.shell.enabled {
         skills.register(Shell::new(&config.shell));
+    }
+    if config.files.enabled {
+        let files = Files::new(&config.files)
+            .map_err(|e| crate::Error::Config(format!("skills.files: {e}")))?;
+        skills
+            .register(files.read)
+            .register(files.write)
+            .register(files.list);
     }
     Ok(skills)
 }

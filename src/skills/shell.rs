@@ -1,11 +1,11 @@
-//! `shell`: runs a command with `sh -c` (`cmd /C` on Windows) in a confined working
-//! directory, with a cleared environment, capped output, and a timeout that kills the whole
-//! process group.
+//! `shell.run`: runs a command with `sh -c` (`cmd /C` on Windows) in a confined working
+//! directory, with a cleared environment, capped output, CPU and memory limits (Unix), and a
+//! timeout that kills the whole process group.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
@@ -18,25 +18,90 @@ use crate::config::{ConfigDuration, ShellSkillConfig};
 /// Size of the buffer each output stream is read with.
 const READ_BUF_BYTES: usize = 8 * 1024;
 
-/// Runs a shell command and returns `{exit_code, stdout, stderr, timed_out, truncated}`.
+/// The exit code of the limit prelude when `ulimit` refuses a limit.
+#[cfg(not(windows))]
+const LIMIT_FAILED_CODE: i32 = 125;
+
+/// What the limit prelude writes to stderr when `ulimit` refuses a limit. With the exit
+/// code, it tells a refused limit apart from the command's own failure (a command that
+/// prints it and exits 125 only fails its own step).
+#[cfg(not(windows))]
+const LIMIT_FAILED_NOTE: &str = "openmog: a resource limit could not be applied";
+
+/// Runs a shell command and returns `{exit_code, signal, stdout, stderr, timed_out,
+/// truncated}`.
 ///
 /// The environment is cleared except for the allowlisted variables; the working directory
 /// must lie inside the configured one; stdin is closed. On Unix the command runs in its own
 /// process group, and a timeout (or the step being cancelled) kills the whole group, so
 /// background processes it started die with it. A non-zero exit code is not an error:
 /// post-conditions decide which codes are acceptable. A timeout is an error.
+///
+/// On Unix, `cpu_seconds` and `memory_mb` become `ulimit -t` and `ulimit -v`, set by a
+/// wrapper shell before it `exec`s the command, so every process the command starts
+/// inherits them. They limit each process, not the command as a whole: the timeout bounds
+/// the whole. Both the soft and the hard limit are set, so the command cannot raise them
+/// again, unless openmog runs with the privilege to raise hard limits (root with
+/// `CAP_SYS_RESOURCE`): run it as an ordinary user. A process over its CPU time is killed
+/// (`signal` 9, or 24 for `SIGXCPU`); an allocation over the memory limit fails. If a limit
+/// cannot be set (macOS may refuse `ulimit -v`), the command does not run and the step
+/// fails. On Windows the limits are not applied.
 #[derive(Debug, Clone)]
 pub struct Shell {
     workdir: Option<PathBuf>,
     env_allow: Vec<String>,
     timeout: ConfigDuration,
     max_output_bytes: usize,
+    limits: Limits,
+}
+
+/// Per-process resource limits, applied on Unix.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Limits {
+    cpu_seconds: Option<u64>,
+    memory_kib: Option<u64>,
+}
+
+impl Limits {
+    fn any(&self) -> bool {
+        self.cpu_seconds.is_some() || self.memory_kib.is_some()
+    }
+
+    /// The `ulimit` lines the wrapper shell runs before the command, or none without limits.
+    /// Only numbers are formatted into it; the command never is.
+    #[cfg(not(windows))]
+    fn prelude(&self) -> Option<String> {
+        use std::fmt::Write as _;
+
+        let mut prelude = String::new();
+        for (flag, value) in [("-t", self.cpu_seconds), ("-v", self.memory_kib)] {
+            if let Some(value) = value {
+                // Without `-S` or `-H`, `ulimit` sets the soft and the hard limit; an
+                // unprivileged process cannot raise a hard limit again. One limit per
+                // `ulimit`, since dash takes only one.
+                let _ = writeln!(
+                    prelude,
+                    "ulimit {flag} {value} || {{ echo '{LIMIT_FAILED_NOTE}' >&2; exit {LIMIT_FAILED_CODE}; }}"
+                );
+            }
+        }
+        (!prelude.is_empty()).then_some(prelude)
+    }
 }
 
 impl Shell {
     /// From the configuration. `enabled` is for whoever registers the skill; it is not
     /// checked here.
     pub fn new(config: &ShellSkillConfig) -> Self {
+        let limits = Limits {
+            cpu_seconds: config.cpu_seconds,
+            memory_kib: config.memory_mb.map(|mb| mb.saturating_mul(1024)),
+        };
+        if cfg!(not(unix)) && limits.any() {
+            tracing::warn!(
+                "skills.shell: cpu_seconds and memory_mb are not applied on this platform"
+            );
+        }
         Shell {
             workdir: config.workdir.clone(),
             env_allow: config
@@ -47,6 +112,7 @@ impl Shell {
                 .collect(),
             timeout: config.timeout,
             max_output_bytes: config.max_output_bytes,
+            limits,
         }
     }
 
@@ -118,16 +184,30 @@ impl Shell {
         }
         Ok(env)
     }
+
+    /// Whether the limit prelude, not the command, ended the run.
+    #[cfg(not(windows))]
+    fn limits_refused(&self, status: ExitStatus, stderr: &str) -> bool {
+        self.limits.any()
+            && status.code() == Some(LIMIT_FAILED_CODE)
+            && stderr.contains(LIMIT_FAILED_NOTE)
+    }
+
+    /// Windows runs no prelude.
+    #[cfg(windows)]
+    fn limits_refused(&self, _status: ExitStatus, _stderr: &str) -> bool {
+        false
+    }
 }
 
 #[async_trait]
 impl Skill for Shell {
     fn name(&self) -> &str {
-        "shell"
+        "shell.run"
     }
 
     fn description(&self) -> &str {
-        "Runs a shell command (cleared environment, confined working directory, timeout). Arguments: command, workdir, env."
+        "Runs a shell command (cleared environment, confined working directory, CPU and memory limits, timeout). Arguments: command, workdir, env."
     }
 
     fn args_schema(&self) -> Value {
@@ -161,7 +241,7 @@ impl Skill for Shell {
         let workdir = self.resolve_workdir(requested_dir).await?;
 
         let mut child = {
-            let mut cmd = shell_command(command);
+            let mut cmd = shell_command(command, &self.limits);
             cmd.env_clear()
                 .envs(env)
                 .stdin(Stdio::null())
@@ -213,28 +293,67 @@ impl Skill for Shell {
         group.disarm();
         let status = status
             .map_err(|e| SkillError::Failed(format!("waiting for the command failed: {e}")))?;
+        let stderr = String::from_utf8_lossy(&stderr);
 
+        if self.limits_refused(status, &stderr) {
+            return Err(SkillError::Failed(format!(
+                "the resource limits (skills.shell cpu_seconds, memory_mb) could not be applied, so the command did not run: {}",
+                stderr.trim()
+            )));
+        }
+
+        let (exit_code, signal) = exit_of(status);
         Ok(json!({
-            "exit_code": status.code().map_or(-1, i64::from),
+            "exit_code": exit_code,
+            "signal": signal,
             "stdout": String::from_utf8_lossy(&stdout),
-            "stderr": String::from_utf8_lossy(&stderr),
+            "stderr": stderr,
             "timed_out": false,
             "truncated": stdout_cut || stderr_cut,
         }))
     }
 }
 
-/// `sh -c COMMAND`.
+/// The exit code, and the signal that ended the command if one did. A signal is reported
+/// as a shell reports it, 128 + its number, so a post-condition on `exit_code` never takes
+/// a killed command for a successful one.
+fn exit_of(status: ExitStatus) -> (i64, Option<i32>) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return (128 + i64::from(signal), Some(signal));
+        }
+    }
+    (status.code().map_or(-1, i64::from), None)
+}
+
+/// `sh -c COMMAND`; with limits, `sh -c 'PRELUDE exec /bin/sh -c -- "$1"' sh COMMAND`.
 #[cfg(not(windows))]
-fn shell_command(command: &str) -> Command {
+fn shell_command(command: &str, limits: &Limits) -> Command {
     let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c").arg(command);
+    match limits.prelude() {
+        None => {
+            cmd.arg("-c").arg(command);
+        }
+        Some(prelude) => {
+            // The command travels as the wrapper's `$1`, never inside the wrapper's text, so
+            // no quoting in it can reach the prelude. `exec` keeps the wrapper's pid, which
+            // leads the process group the timeout kills; `--` keeps a command that starts
+            // with `-` from being read as options.
+            cmd.arg("-c")
+                .arg(format!("{prelude}exec /bin/sh -c -- \"$1\""))
+                .arg("sh")
+                .arg(command);
+        }
+    }
     cmd
 }
 
-/// `cmd /C COMMAND`, passed as is (cmd does its own parsing).
+/// `cmd /C COMMAND`, passed as is (cmd does its own parsing). Windows has no `ulimit`; the
+/// limits are not applied.
 #[cfg(windows)]
-fn shell_command(command: &str) -> Command {
+fn shell_command(command: &str, _limits: &Limits) -> Command {
     let mut cmd = Command::new("cmd");
     cmd.arg("/C").raw_arg(command);
     cmd

@@ -191,7 +191,7 @@ mod tests {
         let prompt = ApprovalPrompt {
             approval: ApprovalId::from("a-7hq4rt"),
             plan: PlanId::from("p-abcdef"),
-            summary: "restart · shell".to_owned(),
+            summary: "restart · shell.run".to_owned(),
             approvers: vec!["Ann".to_owned()],
             quorum: 1,
             whole_plan: true,

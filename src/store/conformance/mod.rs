@@ -168,7 +168,7 @@ pub fn sample_plan(channel: &str, now: Timestamp) -> PlanRecord {
     let mut restart = StepRecord::new(
         StepDraft {
             key: StepKey::from("restart"),
-            skill: "shell".to_owned(),
+            skill: "shell.run".to_owned(),
             args: json!({ "command": "systemctl restart api" }),
             depends_on: vec![StepKey::from("check")],
             post: vec![PostCondition::ExitStatus { equals: 0 }],
@@ -205,7 +205,7 @@ pub fn sample_plan(channel: &str, now: Timestamp) -> PlanRecord {
         on_timeout: OnTimeout::Deny,
         whole_plan: true,
         settled_at: None,
-        summary: "deploy · shell".to_owned(),
+        summary: "deploy · shell.run".to_owned(),
         prompted_in: vec![conversation.clone()],
         nonce: Approval::new_nonce(),
     };
