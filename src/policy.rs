@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::config::{AuthorizationRule, Config, Contact, RuleDecision};
+use crate::config::{AuthorizationRule, Config, Contact, RuleDecision, Unmatched};
 use crate::domain::refs::is_reference;
-use crate::domain::{ContactId, StepVerdict};
+use crate::domain::{ContactId, OnTimeout, StepVerdict};
+use crate::skills::Risk;
 use crate::{Error, Result};
 
 /// Contacts, looked up by id or by a channel address.
@@ -89,6 +90,9 @@ pub struct Policy {
     rules: Vec<CompiledRule>,
     chat: Vec<String>,
     directory: Directory,
+    unmatched: Unmatched,
+    /// Each known skill's risk, for steps no rule matches; an unknown skill counts as high.
+    risks: BTreeMap<String, Risk>,
 }
 
 impl std::fmt::Debug for Policy {
@@ -148,7 +152,35 @@ impl Policy {
             rules,
             chat: config.authorizations.chat.clone(),
             directory: Directory::new(&config.contacts),
+            unmatched: config.authorizations.unmatched,
+            risks: BTreeMap::new(),
         })
+    }
+
+    /// The same policy, knowing each skill's risk (for steps no rule matches).
+    pub fn with_risks(mut self, risks: impl IntoIterator<Item = (String, Risk)>) -> Self {
+        self.risks = risks.into_iter().collect();
+        self
+    }
+
+    /// What a step no rule matches gets.
+    fn unmatched(&self, skill: &str) -> StepVerdict {
+        let risk = self.risks.get(skill).copied().unwrap_or(Risk::High);
+        match (self.unmatched, risk) {
+            (Unmatched::Forbid, _) => StepVerdict::Forbid {
+                reason: format!("no authorization rule allows the skill `{skill}`"),
+            },
+            (Unmatched::ByRisk, Risk::Low) => StepVerdict::Auto,
+            (Unmatched::ByRisk, Risk::Medium | Risk::High) => StepVerdict::Approve {
+                approvers: vec!["role:owner".to_owned()],
+                quorum: 1,
+                timeout_ms: u64::try_from(crate::config::default_approval_timeout().0.as_millis())
+                    .unwrap_or(u64::MAX),
+                on_timeout: OnTimeout::Deny,
+                whole_plan: risk == Risk::Medium,
+                rule: None,
+            },
+        }
     }
 
     /// The contact directory.
@@ -188,7 +220,12 @@ impl Policy {
                 format!("{scope}: {decision}")
             })
             .collect();
-        lines.push("anything else: is forbidden".to_owned());
+        lines.push(match self.unmatched {
+            Unmatched::Forbid => "anything else: is forbidden".to_owned(),
+            Unmatched::ByRisk => "anything else: by its risk — low runs without asking, medium \
+                                  and high need approval by role:owner"
+                .to_owned(),
+        });
         lines
     }
 
@@ -225,9 +262,7 @@ impl Policy {
                 return verdict_of(&compiled.rule, index);
             }
         }
-        StepVerdict::Forbid {
-            reason: format!("no authorization rule allows the skill `{skill}`"),
-        }
+        self.unmatched(skill)
     }
 }
 
@@ -321,9 +356,11 @@ mod tests {
     }
 
     #[test]
-    fn first_matching_rule_wins_and_unmatched_is_forbidden() {
+    fn first_matching_rule_wins_and_unmatched_is_forbidden_when_so_configured() {
         let p = policy(
             r#"
+            [authorizations]
+            unmatched = "forbid"
             [[contacts]]
             id = "ann"
             roles = ["oncall"]
@@ -360,6 +397,34 @@ mod tests {
             p.judge("shell.run", &unresolved),
             StepVerdict::Forbid { .. }
         ));
+    }
+
+    #[test]
+    fn unmatched_steps_are_judged_by_their_skills_risk() {
+        let p = policy("").with_risks([
+            ("echo".to_owned(), Risk::Low),
+            ("memory.remember".to_owned(), Risk::Medium),
+            ("shell.run".to_owned(), Risk::High),
+        ]);
+        assert_eq!(p.judge("echo", &json!({})), StepVerdict::Auto);
+        let owner = vec!["role:owner".to_owned()];
+        assert!(matches!(
+            p.judge("memory.remember", &json!({})),
+            StepVerdict::Approve { approvers, whole_plan: true, rule: None, .. } if approvers == owner
+        ));
+        assert!(matches!(
+            p.judge("shell.run", &json!({})),
+            StepVerdict::Approve { approvers, whole_plan: false, .. } if approvers == owner
+        ));
+        // A skill the policy was not told about counts as high.
+        assert!(matches!(
+            p.judge("mystery", &json!({})),
+            StepVerdict::Approve {
+                whole_plan: false,
+                ..
+            }
+        ));
+        assert!(p.summary().last().unwrap().contains("by its risk"));
     }
 
     #[test]

@@ -168,7 +168,9 @@ async fn ws_echo(ws: WebSocketUpgrade) -> Response {
     ws.on_upgrade(|mut socket: WebSocket| async move {
         while let Some(Ok(message)) = socket.recv().await {
             match message {
-                Message::Text(text) if socket.send(Message::Text(text)).await.is_err() => break,
+                Message::Text(text) if socket.send(Message::Text(text.clone())).await.is_err() => {
+                    break;
+                }
                 Message::Close(_) => break,
                 _ => {}
             }

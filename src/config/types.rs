@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ConfigDuration, FileSkillConfig, Rate, WebSocketSkillConfig};
+use super::{ConfigDuration, FileSkillConfig, McpConfig, Rate, WebSocketSkillConfig};
 use crate::domain::{OnTimeout, PostCondition};
 
 /// The whole configuration.
@@ -68,13 +68,28 @@ pub struct Authorizations {
     /// Kept apart from approvers: being allowed to chat never lets anyone approve.
     #[serde(default = "default_chat")]
     pub chat: Vec<String>,
-    /// Rules, first match wins. A step that no rule matches is forbidden.
+    /// Rules, first match wins. A step that no rule matches is judged by `unmatched`.
     #[serde(default)]
     pub rules: Vec<AuthorizationRule>,
+    /// What happens to a step no rule matches.
+    #[serde(default)]
+    pub unmatched: Unmatched,
     /// Also send approval requests to each approver on their preferred channel when it
     /// differs from the conversation's.
     #[serde(default = "yes")]
     pub notify_approvers_directly: bool,
+}
+
+/// The policy for a step no authorization rule matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Unmatched {
+    /// By the skill's risk: `low` runs on its own; `medium` needs an owner's approval (the
+    /// whole plan may be approved at once); `high` needs an owner's approval for each step.
+    #[default]
+    ByRisk,
+    /// Forbidden: the rules are an allowlist.
+    Forbid,
 }
 
 impl Default for Authorizations {
@@ -82,6 +97,7 @@ impl Default for Authorizations {
         Authorizations {
             chat: default_chat(),
             rules: Vec::new(),
+            unmatched: Unmatched::default(),
             notify_approvers_directly: true,
         }
     }
@@ -142,7 +158,7 @@ fn one() -> u32 {
     1
 }
 
-fn default_approval_timeout() -> ConfigDuration {
+pub(crate) fn default_approval_timeout() -> ConfigDuration {
     ConfigDuration::secs(3600)
 }
 
@@ -500,6 +516,9 @@ pub struct SkillsConfig {
     /// The `websocket.exchange` skill.
     #[serde(default)]
     pub websocket: WebSocketSkillConfig,
+    /// MCP servers whose tools become skills `mcp.<server>.<tool>` (needs the `mcp` feature).
+    #[serde(default)]
+    pub mcp: McpConfig,
     /// Rate and concurrency limits by skill name; a name may end in `*` (`mcp.*`), and the
     /// first matching entry in name order applies.
     #[serde(default)]

@@ -236,6 +236,16 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
             problems.add(&key, "skills.limits", "must be at least 1".to_owned());
         }
     }
+    for (key, message) in config.skills.mcp.problems() {
+        problems.add(&key, "skills.mcp", message);
+    }
+    if !cfg!(feature = "mcp") && !config.skills.mcp.servers.is_empty() {
+        problems.add(
+            "skills.mcp.servers",
+            "skills.mcp",
+            "this build cannot connect to MCP servers (build with the `mcp` feature)".to_owned(),
+        );
+    }
     let files = &config.skills.files;
     if files.enabled && files.workspace.is_none() {
         problems.add(

@@ -158,8 +158,17 @@ impl EngineBuilder {
         if has_email {
             skills.register(crate::skills::EmailSend);
         }
+        #[cfg(feature = "mcp")]
+        let mcp = if self.config.skills.mcp.servers.is_empty() {
+            None
+        } else {
+            let servers = crate::skills::mcp::connect_all(&self.config.skills.mcp).await;
+            servers.register(&mut skills);
+            Some(servers)
+        };
         skills.limit(&self.config.skills.limits);
-        let policy = Policy::new(&self.config)?;
+        let policy = Policy::new(&self.config)?
+            .with_risks(skills.iter().map(|s| (s.name().to_owned(), s.risk())));
         let channels: BTreeMap<String, SharedChannel> = self
             .channels
             .into_iter()
@@ -183,6 +192,8 @@ impl EngineBuilder {
                 work_wake: Arc::new(Notify::new()),
                 outbox_wake: Arc::new(Notify::new()),
                 running: std::sync::Mutex::new(BTreeMap::new()),
+                #[cfg(feature = "mcp")]
+                mcp,
             }),
         })
     }
@@ -240,6 +251,9 @@ pub(crate) struct Inner {
     outbox_wake: Arc<Notify>,
     /// Cancellation of steps running in this process, so `cancel` stops them.
     running: std::sync::Mutex<BTreeMap<(PlanId, String), CancellationToken>>,
+    /// The MCP servers whose tools are skills: kept while the engine lives.
+    #[cfg(feature = "mcp")]
+    mcp: Option<crate::skills::mcp::McpServers>,
 }
 
 impl Engine {
@@ -383,6 +397,10 @@ impl RunningEngine {
         }
         self.sending.cancel();
         join_until(&mut self.senders, deadline).await;
+        #[cfg(feature = "mcp")]
+        if let Some(mcp) = &self.inner.mcp {
+            mcp.shutdown().await;
+        }
         // Whatever did not stop in time is aborted when the sets drop.
     }
 

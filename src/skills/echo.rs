@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{Skill, SkillContext, SkillError};
+use super::{Risk, Skill, SkillContext, SkillError};
 
 /// Returns `{"text": ...}` unchanged.
 #[derive(Debug, Default, Clone, Copy)]
@@ -11,6 +11,10 @@ pub struct Echo;
 
 #[async_trait]
 impl Skill for Echo {
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+
     fn name(&self) -> &str {
         "echo"
     }

@@ -55,6 +55,10 @@ impl Skill for Limited {
         self.inner.args_schema()
     }
 
+    fn risk(&self) -> super::Risk {
+        self.inner.risk()
+    }
+
     fn validate(&self, args: &Value) -> Result<(), SkillError> {
         self.inner.validate(args)
     }

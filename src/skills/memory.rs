@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{Skill, SkillContext, SkillError};
+use super::{Risk, Skill, SkillContext, SkillError};
 use crate::clock::SharedClock;
 use crate::domain::Note;
 use crate::store::SharedStore;
@@ -30,6 +30,10 @@ impl Remember {
 
 #[async_trait]
 impl Skill for Remember {
+    fn risk(&self) -> Risk {
+        Risk::Medium
+    }
+
     fn name(&self) -> &str {
         "memory.remember"
     }
@@ -91,6 +95,10 @@ impl Recall {
 
 #[async_trait]
 impl Skill for Recall {
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+
     fn name(&self) -> &str {
         "memory.recall"
     }

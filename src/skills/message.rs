@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{Skill, SkillContext, SkillError};
+use super::{Risk, Skill, SkillContext, SkillError};
 
 /// The name of the step that messages a contact.
 pub const MESSAGE_SEND: &str = "message.send";
@@ -27,6 +27,10 @@ fn engine_only() -> SkillError {
 
 #[async_trait]
 impl Skill for MessageSend {
+    fn risk(&self) -> Risk {
+        Risk::Medium
+    }
+
     fn name(&self) -> &str {
         MESSAGE_SEND
     }
@@ -54,6 +58,10 @@ impl Skill for MessageSend {
 
 #[async_trait]
 impl Skill for EmailSend {
+    fn risk(&self) -> Risk {
+        Risk::High
+    }
+
     fn name(&self) -> &str {
         EMAIL_SEND
     }

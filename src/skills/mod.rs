@@ -6,6 +6,8 @@ mod echo;
 mod files;
 mod http;
 mod limited;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 mod memory;
 mod message;
 mod registry;
@@ -72,6 +74,29 @@ pub enum SkillError {
     Failed(String),
 }
 
+/// How much harm a skill can do. Policy uses it for steps no authorization rule names
+/// (see `authorizations.unmatched`); planners are shown it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Risk {
+    /// Reads or computes within openmog; nothing outside changes.
+    Low,
+    /// Reads outside data, keeps state, or talks to people.
+    Medium,
+    /// Changes the world: writes, deletes, runs commands, spends.
+    High,
+}
+
+impl Risk {
+    /// `low`, `medium` or `high`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Risk::Low => "low",
+            Risk::Medium => "medium",
+            Risk::High => "high",
+        }
+    }
+}
+
 /// A tool a step can call.
 #[async_trait]
 pub trait Skill: Send + Sync + 'static {
@@ -83,6 +108,11 @@ pub trait Skill: Send + Sync + 'static {
 
     /// JSON Schema of the arguments.
     fn args_schema(&self) -> Value;
+
+    /// How much harm it can do (default: high, so an unknown skill is treated with care).
+    fn risk(&self) -> Risk {
+        Risk::High
+    }
 
     /// Runs the skill. The output is JSON: `shell.run` gives `exit_code`, `stdout`, `stderr`;
     /// HTTP gives `status`, `body`.

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{Skill, SkillContext, SkillError};
+use super::{Risk, Skill, SkillContext, SkillError};
 use crate::clock::{SharedClock, Timestamp};
 use crate::config::ConfigDuration;
 use crate::domain::Timer;
@@ -48,6 +48,10 @@ impl ScheduleEvery {
 
 #[async_trait]
 impl Skill for ScheduleAt {
+    fn risk(&self) -> Risk {
+        Risk::Medium
+    }
+
     fn name(&self) -> &str {
         "schedule.at"
     }
@@ -95,6 +99,10 @@ impl Skill for ScheduleAt {
 
 #[async_trait]
 impl Skill for ScheduleEvery {
+    fn risk(&self) -> Risk {
+        Risk::Medium
+    }
+
     fn name(&self) -> &str {
         "schedule.every"
     }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Skill, SkillContext, SkillError};
+use super::{Risk, Skill, SkillContext, SkillError};
 use crate::config::ConfigDuration;
 
 /// The skill's name, as steps and policy rules spell it.
@@ -56,6 +56,10 @@ impl SubagentArgs {
 
 #[async_trait]
 impl Skill for Subagent {
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+
     fn name(&self) -> &str {
         SUBAGENT
     }

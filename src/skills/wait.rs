@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use super::{Skill, SkillContext, SkillError};
+use super::{Risk, Skill, SkillContext, SkillError};
 
 /// The longest wait accepted, so a typo cannot park a step for days.
 const MAX_WAIT_MS: u64 = 3_600_000;
@@ -16,6 +16,10 @@ pub struct Wait;
 
 #[async_trait]
 impl Skill for Wait {
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+
     fn name(&self) -> &str {
         "wait"
     }

@@ -80,8 +80,9 @@ pub(super) fn system(purpose: &str, request: &Ground<'_>) -> String {
     text.push_str("\nSkills:\n");
     for skill in request.skills.iter() {
         text.push_str(&format!(
-            "- `{}`: {} Arguments: {}\n",
+            "- `{}` (risk: {}): {} Arguments: {}\n",
             skill.name(),
+            skill.risk().as_str(),
             skill.description(),
             skill.args_schema()
         ));

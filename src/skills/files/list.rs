@@ -6,11 +6,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+
 use cap_std::fs::FileType;
 use serde_json::{Value, json};
 
 use super::{Target, Workspace, blocking, io_error, optional_bool, optional_str, shown};
-use crate::skills::{Skill, SkillContext, SkillError};
+use crate::skills::{Risk, Skill, SkillContext, SkillError};
 
 /// Lists a directory and returns `{path, entries, truncated}`.
 ///
@@ -40,6 +41,10 @@ struct Entry {
 
 #[async_trait]
 impl Skill for FileList {
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+
     fn name(&self) -> &str {
         "file.list"
     }

@@ -4,10 +4,11 @@ use std::io::Read;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+
 use serde_json::{Value, json};
 
 use super::{Target, Workspace, blocking, io_error, optional_count, required_str};
-use crate::skills::{Skill, SkillContext, SkillError};
+use crate::skills::{Risk, Skill, SkillContext, SkillError};
 
 /// Reads a file and returns `{path, content, bytes, size, truncated}`.
 ///
@@ -36,6 +37,10 @@ struct Got {
 
 #[async_trait]
 impl Skill for FileRead {
+    fn risk(&self) -> Risk {
+        Risk::Medium
+    }
+
     fn name(&self) -> &str {
         "file.read"
     }

@@ -2,11 +2,12 @@
 //! with a timeout and a cap on the body read.
 
 use async_trait::async_trait;
+
 use serde_json::{Value, json};
 
 use super::{HttpCore, request_headers};
 use crate::config::HttpSkillConfig;
-use crate::skills::{Skill, SkillContext, SkillError};
+use crate::skills::{Risk, Skill, SkillContext, SkillError};
 
 /// GETs a URL on the host allowlist and returns `{status, headers, body, truncated}`.
 ///
@@ -33,6 +34,10 @@ impl HttpGet {
 
 #[async_trait]
 impl Skill for HttpGet {
+    fn risk(&self) -> Risk {
+        Risk::Medium
+    }
+
     fn name(&self) -> &str {
         "http.get"
     }
