@@ -171,15 +171,7 @@ impl Policy {
                 reason: format!("no authorization rule allows the skill `{skill}`"),
             },
             (Unmatched::ByRisk, Risk::Low) => StepVerdict::Auto,
-            (Unmatched::ByRisk, Risk::Medium | Risk::High) => StepVerdict::Approve {
-                approvers: vec!["role:owner".to_owned()],
-                quorum: 1,
-                timeout_ms: u64::try_from(crate::config::default_approval_timeout().0.as_millis())
-                    .unwrap_or(u64::MAX),
-                on_timeout: OnTimeout::Deny,
-                whole_plan: risk == Risk::Medium,
-                rule: None,
-            },
+            (Unmatched::ByRisk, Risk::Medium | Risk::High) => owner_approval(risk == Risk::Medium),
         }
     }
 
@@ -220,6 +212,10 @@ impl Policy {
                 format!("{scope}: {decision}")
             })
             .collect();
+        lines.push(format!(
+            "{}: always needs approval by role:owner",
+            crate::skills::ADD_MCP
+        ));
         lines.push(match self.unmatched {
             Unmatched::Forbid => "anything else: is forbidden".to_owned(),
             Unmatched::ByRisk => "anything else: by its risk — low runs without asking, medium \
@@ -238,6 +234,16 @@ impl Policy {
     /// earlier step's output (unknown until it runs), the stricter reading is taken:
     /// `forbid` and `approve` rules match, `auto` rules do not.
     pub fn judge(&self, skill: &str, args: &Value) -> StepVerdict {
+        let verdict = self.judge_by_rules(skill, args);
+        // Learning a skill changes what every later plan can do: the owner decides, whatever
+        // the rules say.
+        if skill == crate::skills::ADD_MCP {
+            return stricter(verdict, owner_approval(false));
+        }
+        verdict
+    }
+
+    fn judge_by_rules(&self, skill: &str, args: &Value) -> StepVerdict {
         for (index, compiled) in self.rules.iter().enumerate() {
             if !compiled.skill.is_match(skill) {
                 continue;
@@ -263,6 +269,19 @@ impl Policy {
             }
         }
         self.unmatched(skill)
+    }
+}
+
+/// Approval by an owner, with the default approval timeout.
+fn owner_approval(whole_plan: bool) -> StepVerdict {
+    StepVerdict::Approve {
+        approvers: vec!["role:owner".to_owned()],
+        quorum: 1,
+        timeout_ms: u64::try_from(crate::config::default_approval_timeout().0.as_millis())
+            .unwrap_or(u64::MAX),
+        on_timeout: OnTimeout::Deny,
+        whole_plan,
+        rule: None,
     }
 }
 

@@ -191,6 +191,8 @@ async fn execute(inner: &Inner, claimed: Claimed) {
         subagent::run(inner, &claimed, &cancel).await
     } else if message::is_message(&claimed.skill) {
         message::prepare(inner, &claimed)
+    } else if claimed.skill == crate::skills::ADD_MCP {
+        learned(inner, &claimed).await
     } else {
         let working = show_working(inner, &claimed.conversation);
         tokio::pin!(working);
@@ -217,6 +219,17 @@ async fn execute(inner: &Inner, claimed: Claimed) {
     }
 }
 
+/// Runs a `skills.add_mcp` step (a build without MCP cannot).
+async fn learned(inner: &Inner, claimed: &Claimed) -> Outcome {
+    #[cfg(feature = "mcp")]
+    return super::learn::add_mcp(inner, claimed).await;
+    #[cfg(not(feature = "mcp"))]
+    {
+        let _ = (inner, claimed);
+        Outcome::failed("this build cannot connect to MCP servers".to_owned())
+    }
+}
+
 /// How often the typing indicator is renewed (platforms show it for about five seconds).
 const WORKING_EVERY: Duration = Duration::from_secs(4);
 
@@ -234,7 +247,8 @@ async fn show_working(inner: &Inner, conversation: &ConversationRef) -> std::con
 }
 
 async fn run_skill(inner: &Inner, claimed: &Claimed, cancel: &CancellationToken) -> Outcome {
-    let Some(skill) = inner.skills.get(&claimed.skill) else {
+    let skills = inner.skills();
+    let Some(skill) = skills.get(&claimed.skill) else {
         return Outcome::failed(format!("unknown skill `{}`", claimed.skill));
     };
     let args = match &claimed.args {
@@ -273,18 +287,19 @@ async fn ask_replan(inner: &Inner, claimed: &Claimed, error: &str) -> Replan {
         return Replan::Declined(None);
     };
     let policy = inner.policy.summary();
+    let skills = inner.skills();
     let request = ReplanRequest {
         plan: &plan,
         failed_step: &claimed.step,
         error,
-        skills: &inner.skills,
+        skills: &skills,
         policy: &policy,
         max_steps: inner.config.limits.max_steps_per_plan,
     };
     match inner.planner.replan(request).await {
         Ok(Replan::Revised(draft)) => match crate::planner::validate_draft(
             &draft,
-            &inner.skills,
+            &skills,
             inner.config.limits.max_steps_per_plan,
         ) {
             Ok(()) => Replan::Revised(draft),
@@ -332,6 +347,14 @@ async fn complete(
                     step.output = Some(output.clone());
                     if message::is_message(&claimed.skill) {
                         message::queue(output, tx);
+                    }
+                    if claimed.skill == crate::skills::ADD_MCP {
+                        tx.audit(AuditEvent::new(
+                            "skills.learned",
+                            claimed.requester.0.clone(),
+                            subject.clone(),
+                            output.clone(),
+                        ));
                     }
                     false
                 }

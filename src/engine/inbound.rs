@@ -382,13 +382,14 @@ async fn plan_request(
     ));
     let history = recent_plans(inner, conversation, inner.planner.memory()).await?;
     let policy = inner.policy.summary();
+    let skills = inner.skills();
     let mut outcome = inner
         .planner
         .plan(PlanRequest {
             text,
             requester: contact,
             conversation,
-            skills: &inner.skills,
+            skills: &skills,
             history: &history,
             policy: &policy,
             max_steps: inner.config.limits.max_steps_per_plan,
@@ -421,11 +422,7 @@ async fn plan_request(
             return inner.apply(&tx.effects).await;
         }
     };
-    if let Err(problems) = validate_draft(
-        &draft,
-        &inner.skills,
-        inner.config.limits.max_steps_per_plan,
-    ) {
+    if let Err(problems) = validate_draft(&draft, &skills, inner.config.limits.max_steps_per_plan) {
         tx.audit(AuditEvent::new(
             "plan.invalid",
             "openmog",

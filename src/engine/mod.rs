@@ -9,6 +9,8 @@ mod commands;
 mod decide;
 mod executor;
 mod inbound;
+#[cfg(feature = "mcp")]
+mod learn;
 mod message;
 mod open;
 mod progress;
@@ -159,13 +161,20 @@ impl EngineBuilder {
             skills.register(crate::skills::EmailSend);
         }
         #[cfg(feature = "mcp")]
-        let mcp = if self.config.skills.mcp.servers.is_empty() {
-            None
-        } else {
-            let servers = crate::skills::mcp::connect_all(&self.config.skills.mcp).await;
-            servers.register(&mut skills);
-            Some(servers)
-        };
+        let mut mcp = Vec::new();
+        #[cfg(feature = "mcp")]
+        {
+            if !self.config.skills.mcp.servers.is_empty() {
+                mcp.push(crate::skills::mcp::connect_all(&self.config.skills.mcp).await);
+            }
+            if let Some(learned) = learn::reconnect(&store, &self.config.skills.mcp).await {
+                mcp.push(learned);
+            }
+            for servers in &mcp {
+                servers.register(&mut skills);
+            }
+            skills.register(crate::skills::AddMcpServer);
+        }
         skills.limit(&self.config.skills.limits);
         let policy = Policy::new(&self.config)?
             .with_risks(skills.iter().map(|s| (s.name().to_owned(), s.risk())));
@@ -182,7 +191,7 @@ impl EngineBuilder {
                 policy,
                 store,
                 planner,
-                skills,
+                skills: std::sync::RwLock::new(Arc::new(skills)),
                 channels: Arc::new(channels),
                 clock: self.clock,
                 poll: self.poll,
@@ -193,7 +202,7 @@ impl EngineBuilder {
                 outbox_wake: Arc::new(Notify::new()),
                 running: std::sync::Mutex::new(BTreeMap::new()),
                 #[cfg(feature = "mcp")]
-                mcp,
+                mcp: std::sync::Mutex::new(mcp),
             }),
         })
     }
@@ -237,7 +246,8 @@ pub(crate) struct Inner {
     policy: Policy,
     store: SharedStore,
     planner: Arc<dyn Planner>,
-    skills: SkillRegistry,
+    /// The skills; replaced whole when one is learned at run time.
+    skills: std::sync::RwLock<Arc<SkillRegistry>>,
     channels: tx::Channels,
     clock: SharedClock,
     poll: Duration,
@@ -251,9 +261,10 @@ pub(crate) struct Inner {
     outbox_wake: Arc<Notify>,
     /// Cancellation of steps running in this process, so `cancel` stops them.
     running: std::sync::Mutex<BTreeMap<(PlanId, String), CancellationToken>>,
-    /// The MCP servers whose tools are skills: kept while the engine lives.
+    /// The MCP servers whose tools are skills (configured, and learned): kept while the
+    /// engine lives.
     #[cfg(feature = "mcp")]
-    mcp: Option<crate::skills::mcp::McpServers>,
+    mcp: std::sync::Mutex<Vec<crate::skills::mcp::McpServers>>,
 }
 
 impl Engine {
@@ -345,7 +356,7 @@ impl Engine {
     pub async fn replan(&self, plan: &PlanId, draft: crate::domain::PlanDraft) -> Result<()> {
         if let Err(problems) = crate::planner::validate_draft(
             &draft,
-            &self.inner.skills,
+            &self.inner.skills(),
             self.inner.config.limits.max_steps_per_plan,
         ) {
             return Err(Error::InvalidPlan(problems.join("; ")));
@@ -398,8 +409,17 @@ impl RunningEngine {
         self.sending.cancel();
         join_until(&mut self.senders, deadline).await;
         #[cfg(feature = "mcp")]
-        if let Some(mcp) = &self.inner.mcp {
-            mcp.shutdown().await;
+        {
+            let servers = std::mem::take(
+                &mut *self
+                    .inner
+                    .mcp
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            for servers in servers {
+                servers.shutdown().await;
+            }
         }
         // Whatever did not stop in time is aborted when the sets drop.
     }
@@ -512,6 +532,37 @@ impl Inner {
     /// Effects of a transition whose messages are keyed `prefix:n`.
     fn tx(&self, prefix: String, now: Timestamp) -> Tx {
         Tx::new(prefix, now, Arc::clone(&self.channels))
+    }
+
+    /// The skills as they are now.
+    fn skills(&self) -> Arc<SkillRegistry> {
+        Arc::clone(
+            &self
+                .skills
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Keeps MCP servers learned at run time alive with the engine.
+    #[cfg(feature = "mcp")]
+    fn keep_mcp(&self, servers: crate::skills::mcp::McpServers) {
+        self.mcp
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(servers);
+    }
+
+    /// Adds skills learned at run time.
+    #[cfg_attr(not(feature = "mcp"), allow(dead_code))]
+    fn learn(&self, add: impl FnOnce(&mut SkillRegistry)) {
+        let mut skills = self
+            .skills
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut next = SkillRegistry::clone(&skills);
+        add(&mut next);
+        *skills = Arc::new(next);
     }
 
     fn has_channel(&self, name: &str) -> bool {

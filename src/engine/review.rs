@@ -135,6 +135,7 @@ async fn review_once(
         ))
     })?;
     let policy = inner.policy.summary();
+    let skills = inner.skills();
     let max_steps = inner.config.limits.max_steps_per_plan;
     let draft = inner
         .planner
@@ -142,7 +143,7 @@ async fn review_once(
             owner: &owner,
             recent: &recent,
             open: &open_plans,
-            skills: &inner.skills,
+            skills: &skills,
             policy: &policy,
             max_steps,
         })
@@ -157,7 +158,7 @@ async fn review_once(
         ));
         return inner.apply(&tx.effects).await;
     };
-    validate_draft(&draft, &inner.skills, max_steps)
+    validate_draft(&draft, &skills, max_steps)
         .map_err(|problems| Error::InvalidPlan(problems.join("; ")))?;
 
     let text = format!("Proposal: {}", draft.title);

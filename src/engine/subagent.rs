@@ -69,7 +69,7 @@ async fn start(
     };
     let limit = inner.config.limits.max_steps_per_plan;
     let max_steps = args.max_steps.map_or(limit, |n| n.min(limit));
-    let skills = inner.skills.without(SUBAGENT);
+    let skills = inner.skills().without(SUBAGENT);
     let policy = inner.policy.summary();
     let mut tx = inner.tx(format!("{id}:start"), inner.now());
     let outcome = inner

@@ -5,6 +5,7 @@
 mod echo;
 mod files;
 mod http;
+mod learn;
 mod limited;
 #[cfg(feature = "mcp")]
 pub mod mcp;
@@ -22,6 +23,7 @@ use serde_json::Value;
 pub use echo::Echo;
 pub use files::{FileList, FileRead, FileWrite, Files};
 pub use http::{GraphqlQuery, HttpGet, HttpRequest, WebSocketExchange};
+pub use learn::{ADD_MCP, AddMcpServer};
 pub use limited::Limited;
 pub use memory::{Recall, Remember};
 pub use message::{EMAIL_SEND, EmailSend, MESSAGE_SEND, MessageSend};
