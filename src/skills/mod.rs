@@ -127,6 +127,13 @@ pub trait Skill: Send + Sync + 'static {
     }
 }
 
+/// The default argument check, for skills that add their own to it: required keys
+/// present, declared properties of the declared JSON type (references to earlier outputs
+/// are checked when resolved), and no undeclared keys when `additionalProperties` is false.
+pub fn check_args(schema: &Value, args: &Value) -> Result<(), SkillError> {
+    registry::check_against_schema(schema, args)
+}
+
 // The trait must stay object-safe: engines hold `Arc<dyn Skill>`.
 const _: Option<&dyn Skill> = None;
 
