@@ -1,6 +1,7 @@
 //! Writing a skill: `dice.roll` validates its arguments, says how risky it is (low: policy
-//! lets it run without a rule naming it), makes its result depend on the step's idempotency
-//! key (a retried attempt rolls the same), and runs inside an engine next to the built-ins.
+//! lets it run without a rule naming it), derives its result from the plan and step (so an
+//! attempt run again after a crash rolls the same), and runs inside an engine next to the
+//! built-ins.
 //!
 //! Run with: `cargo run --example custom_skill`
 
@@ -45,8 +46,12 @@ impl Skill for DiceRoll {
     fn validate(&self, args: &Value) -> Result<(), SkillError> {
         // The schema check first (types, unknown keys), then what a schema cannot say.
         openmog::skills::check_args(&self.args_schema(), args)?;
-        match args.get("sides").and_then(Value::as_u64) {
-            None if args.get("sides").is_none() => Ok(()),
+        let sides = args.get("sides");
+        // A reference to an earlier output is checked by `run`, once resolved.
+        if sides.is_none() || sides.is_some_and(openmog::domain::refs::is_reference) {
+            return Ok(());
+        }
+        match sides.and_then(Value::as_u64) {
             Some(2..=1000) => Ok(()),
             _ => Err(SkillError::InvalidArgs("`sides` is 2 to 1000".into())),
         }
@@ -54,6 +59,9 @@ impl Skill for DiceRoll {
 
     async fn run(&self, args: Value, ctx: SkillContext) -> Result<Value, SkillError> {
         let sides = args.get("sides").and_then(Value::as_u64).unwrap_or(6);
+        if !(2..=1000).contains(&sides) {
+            return Err(SkillError::InvalidArgs("`sides` is 2 to 1000".into()));
+        }
         // Seeded by the step (not the attempt): a step run again after a crash rolls the
         // same number, as a real side effect keyed by the step would happen once.
         let mut hasher = DefaultHasher::new();

@@ -235,10 +235,10 @@ impl Policy {
     /// `forbid` and `approve` rules match, `auto` rules do not.
     pub fn judge(&self, skill: &str, args: &Value) -> StepVerdict {
         let verdict = self.judge_by_rules(skill, args);
-        // Learning a skill changes what every later plan can do: the owner decides, whatever
-        // the rules say.
-        if skill == crate::skills::ADD_MCP {
-            return stricter(verdict, owner_approval(false));
+        // Learning a skill changes what every later plan can do: an owner decides, whatever
+        // approvers the rules name; only a rule that forbids it outright stands.
+        if skill == crate::skills::ADD_MCP && !matches!(verdict, StepVerdict::Forbid { .. }) {
+            return owner_approval(false);
         }
         verdict
     }

@@ -42,6 +42,18 @@ name = "every"
 pattern = 'every (?P<period>\w+) ask (?P<request>.+)'
 title = "Every"
 steps = [{ key = "set", skill = "schedule.every", args = { request = "${request}", every = "${period}" } }]
+
+[[planner.rules]]
+name = "timers"
+pattern = 'timers'
+title = "Timers"
+steps = [{ key = "list", skill = "schedule.list", args = {} }]
+
+[[planner.rules]]
+name = "stop"
+pattern = 'stop timer (?P<id>\S+)'
+title = "Stop timer"
+steps = [{ key = "stop", skill = "schedule.cancel", args = { timer = "${id}" } }]
 "#;
 
 async fn start(dir: &std::path::Path, clock: &ManualClock) -> Harness {
@@ -156,6 +168,43 @@ async fn a_timers_text_is_never_a_decision() {
         ApprovalState::Pending
     );
     assert_eq!(h.counter.runs().get("restart api"), None);
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn a_repeating_timer_is_listed_and_stopped_from_its_conversation() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new();
+    let h = start(dir.path(), &clock).await;
+    h.say("u-alice", "every 1h ask tick west");
+    h.expect("succeeded (1/1 steps done): Every").await;
+    h.say("u-alice", "timers");
+    let listed = h.expect("succeeded (1/1 steps done): Timers").await;
+    let text = format!("{:?}", listed.message.body);
+    assert!(text.contains("tick west") && text.contains("1h"), "{text}");
+    let plan = h
+        .engine
+        .store()
+        .plans(false, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.title == "Every")
+        .unwrap();
+    h.say("u-bob", &format!("stop timer {}/set", plan.id));
+    h.expect("succeeded (1/1 steps done): Stop timer").await;
+    // A timer this conversation does not have cannot be stopped from it.
+    h.say("u-bob", "stop timer p-nothing/set");
+    h.expect("there is no timer `p-nothing/set` in this conversation")
+        .await;
+
+    clock.advance(Duration::from_secs(3 * 3_600));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        h.counter.runs().get("tick west"),
+        None,
+        "stopped before it fired"
+    );
     h.stop().await;
 }
 

@@ -77,7 +77,15 @@ pub(super) async fn add_mcp(inner: &Inner, claimed: &Claimed) -> Outcome {
         return Outcome::failed(format!("cannot remember MCP server `{name}`: {err}"));
     }
     let tools = servers.skill_names();
-    inner.learn(|skills| servers.register(skills));
+    // The new tools get the limits configured for their names, as at start.
+    let mut learned = crate::skills::SkillRegistry::new();
+    servers.register(&mut learned);
+    learned.limit(&inner.config.skills.limits);
+    inner.learn(|skills| {
+        for skill in learned.iter() {
+            skills.register_arc(Arc::clone(skill));
+        }
+    });
     inner.keep_mcp(servers);
     Outcome::Succeeded(json!({"server": name, "tools": tools}))
 }

@@ -150,6 +150,8 @@ impl EngineBuilder {
                 Arc::clone(&store),
                 Arc::clone(&self.clock),
             ))
+            .register(crate::skills::ScheduleList::new(Arc::clone(&store)))
+            .register(crate::skills::ScheduleCancel::new(Arc::clone(&store)))
             .register(crate::skills::MessageSend);
         let has_email = self.channels.iter().any(|c| {
             self.config

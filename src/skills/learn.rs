@@ -21,7 +21,7 @@ impl Skill for AddMcpServer {
     }
 
     fn description(&self) -> &str {
-        "Connects an MCP server (a stdio command, or a streamable-HTTP url with a secret header read from an environment variable) and adds its tools as skills mcp.<name>.<tool>; always needs an owner's approval. Arguments: name, command, args, url, header_name, header_env."
+        "Connects an MCP server (a stdio command, or a streamable-HTTP url with a secret header read from an environment variable) and adds its tools as skills mcp.<name>.<tool>; always needs an owner's approval. Arguments: name, command, args, env_allow, cwd, url, header_name, header_env."
     }
 
     fn risk(&self) -> Risk {
@@ -35,6 +35,8 @@ impl Skill for AddMcpServer {
                 "name": {"type": "string", "description": "the server's name: letters, digits, _ and -"},
                 "command": {"type": "string", "description": "a program speaking MCP on stdio"},
                 "args": {"type": "array", "items": {"type": "string"}},
+                "env_allow": {"type": "array", "items": {"type": "string"}, "description": "variables of this process the server may see"},
+                "cwd": {"type": "string", "description": "its working directory"},
                 "url": {"type": "string", "description": "or a streamable-HTTP endpoint"},
                 "header_name": {"type": "string", "description": "the header carrying the secret"},
                 "header_env": {"type": "string", "description": "the environment variable holding it"}

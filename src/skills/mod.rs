@@ -28,7 +28,7 @@ pub use limited::Limited;
 pub use memory::{Recall, Remember};
 pub use message::{EMAIL_SEND, EmailSend, MESSAGE_SEND, MessageSend};
 pub use registry::SkillRegistry;
-pub use schedule::{ScheduleAt, ScheduleEvery};
+pub use schedule::{ScheduleAt, ScheduleCancel, ScheduleEvery, ScheduleList};
 pub use shell::Shell;
 pub use subagent::{SUBAGENT, Subagent, SubagentArgs};
 pub use wait::Wait;

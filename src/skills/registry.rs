@@ -50,16 +50,22 @@ impl SkillRegistry {
         skills
     }
 
-    /// Wraps each skill that an entry of `limits` names (exactly, or by a pattern ending in
-    /// `*`; the first matching entry in name order applies) in its rate and concurrency
-    /// limits.
+    /// Wraps each skill that an entry of `limits` names in its rate and concurrency limits:
+    /// an entry with the skill's exact name, else the longest pattern (`mcp.*`) that
+    /// matches it.
     pub fn limit(&mut self, limits: &BTreeMap<String, crate::config::SkillLimits>) {
-        let patterns: Vec<(regex::Regex, crate::config::SkillLimits)> = limits
+        let mut patterns: Vec<(&str, regex::Regex, crate::config::SkillLimits)> = limits
             .iter()
-            .filter_map(|(name, l)| crate::policy::glob_to_regex(name).ok().map(|re| (re, *l)))
+            .filter_map(|(name, l)| {
+                crate::policy::glob_to_regex(name)
+                    .ok()
+                    .map(|re| (name.as_str(), re, *l))
+            })
             .collect();
+        // Exact names have no `*` and are longest for what they match: most specific first.
+        patterns.sort_by_key(|(name, _, _)| (name.contains('*'), std::cmp::Reverse(name.len())));
         for skill in self.skills.values_mut() {
-            if let Some((_, l)) = patterns.iter().find(|(re, _)| re.is_match(skill.name())) {
+            if let Some((_, _, l)) = patterns.iter().find(|(_, re, _)| re.is_match(skill.name())) {
                 *skill = Arc::new(super::Limited::new(Arc::clone(skill), *l));
             }
         }

@@ -1,6 +1,7 @@
 //! `schedule.at` and `schedule.every`: durable timers that ask for a plan later, on behalf
 //! of whoever asked for the plan that set them, in the same conversation. Timers live in
 //! the store, so they fire after a restart; the engine's timer loop fires them.
+//! `schedule.list` and `schedule.cancel` see and stop the timers of their own conversation.
 
 use std::time::Duration;
 
@@ -139,6 +140,132 @@ impl Skill for ScheduleEvery {
         let due = self.clock.now().after(first);
         let every_ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX);
         set(&self.store, &args, &ctx, due, Some(every_ms)).await
+    }
+}
+
+/// Lists this conversation's timers.
+#[derive(Clone)]
+pub struct ScheduleList {
+    store: SharedStore,
+}
+
+/// Cancels one of this conversation's timers.
+#[derive(Clone)]
+pub struct ScheduleCancel {
+    store: SharedStore,
+}
+
+impl ScheduleList {
+    /// Lists timers in `store`.
+    pub fn new(store: SharedStore) -> Self {
+        ScheduleList { store }
+    }
+}
+
+impl ScheduleCancel {
+    /// Cancels timers in `store`.
+    pub fn new(store: SharedStore) -> Self {
+        ScheduleCancel { store }
+    }
+}
+
+/// The most timers one listing shows.
+const MAX_LISTED: usize = 200;
+
+/// The timers set in `conversation`: a conversation sees and cancels only its own.
+async fn timers_of(
+    store: &SharedStore,
+    conversation: &crate::domain::ConversationRef,
+) -> Result<Vec<Timer>, SkillError> {
+    let all = store
+        .timers(usize::MAX)
+        .await
+        .map_err(|err| SkillError::Failed(format!("cannot list the timers: {err}")))?;
+    Ok(all
+        .into_iter()
+        .filter(|t| &t.conversation == conversation)
+        .collect())
+}
+
+#[async_trait]
+impl Skill for ScheduleList {
+    fn name(&self) -> &str {
+        "schedule.list"
+    }
+
+    fn description(&self) -> &str {
+        "Lists the timers set in this conversation, soonest first. No arguments."
+    }
+
+    fn risk(&self) -> Risk {
+        Risk::Low
+    }
+
+    fn args_schema(&self) -> Value {
+        json!({"type": "object", "properties": {}, "additionalProperties": false})
+    }
+
+    async fn run(&self, _args: Value, ctx: SkillContext) -> Result<Value, SkillError> {
+        let timers: Vec<Value> = timers_of(&self.store, &ctx.conversation)
+            .await?
+            .into_iter()
+            .take(MAX_LISTED)
+            .map(|t| {
+                json!({
+                    "timer": t.id,
+                    "request": t.request,
+                    "due_at": format_time(t.due_at),
+                    "every": t.every_ms.map(|ms| ConfigDuration(Duration::from_millis(ms)).to_string()),
+                    "requester": t.requester,
+                })
+            })
+            .collect();
+        Ok(json!({"timers": timers}))
+    }
+}
+
+#[async_trait]
+impl Skill for ScheduleCancel {
+    fn name(&self) -> &str {
+        "schedule.cancel"
+    }
+
+    fn description(&self) -> &str {
+        "Cancels a timer set in this conversation (its id as schedule.list shows it). Arguments: timer."
+    }
+
+    fn risk(&self) -> Risk {
+        Risk::Medium
+    }
+
+    fn args_schema(&self) -> Value {
+        json!({
+            "type": "object",
+            "properties": {"timer": {"type": "string", "description": "the timer's id"}},
+            "required": ["timer"],
+            "additionalProperties": false
+        })
+    }
+
+    async fn run(&self, args: Value, ctx: SkillContext) -> Result<Value, SkillError> {
+        let id = args["timer"]
+            .as_str()
+            .ok_or_else(|| SkillError::InvalidArgs("`timer` must be a string".into()))?;
+        if !timers_of(&self.store, &ctx.conversation)
+            .await?
+            .iter()
+            .any(|t| t.id == id)
+        {
+            return Err(SkillError::Refused(format!(
+                "there is no timer `{id}` in this conversation"
+            )));
+        }
+        let cancelled = self
+            .store
+            .timer_cancel(id)
+            .await
+            .map_err(|err| SkillError::Failed(format!("cannot cancel the timer: {err}")))?;
+        Ok(json!({"timer": id, "cancelled": cancelled}))
     }
 }
 

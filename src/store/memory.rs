@@ -408,6 +408,17 @@ impl Store for MemoryStore {
         Ok(due)
     }
 
+    async fn timers(&self, limit: usize) -> Result<Vec<Timer>> {
+        let mut all: Vec<Timer> = self.lock().timers.values().cloned().collect();
+        all.sort_by(|a, b| a.due_at.cmp(&b.due_at).then(a.id.cmp(&b.id)));
+        all.truncate(limit);
+        Ok(all)
+    }
+
+    async fn timer_cancel(&self, id: &str) -> Result<bool> {
+        Ok(self.lock().timers.remove(id).is_some())
+    }
+
     async fn timer_advance(
         &self,
         id: &str,

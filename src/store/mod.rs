@@ -208,6 +208,12 @@ pub trait Store: Send + Sync + 'static {
         next: Option<Timestamp>,
     ) -> Result<bool>;
 
+    /// Every timer, earliest first.
+    async fn timers(&self, limit: usize) -> Result<Vec<Timer>>;
+
+    /// Removes a timer; false if there was none with this id.
+    async fn timer_cancel(&self, id: &str) -> Result<bool>;
+
     /// Schedules another try.
     async fn outbox_retry(&self, id: &OutboxId, not_before: Timestamp, error: &str) -> Result<()>;
 

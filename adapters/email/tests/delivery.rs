@@ -72,6 +72,12 @@ impl Store for Stalling {
     async fn timers_due(&self, now: Timestamp, limit: usize) -> openmog::Result<Vec<Timer>> {
         self.inner.timers_due(now, limit).await
     }
+    async fn timers(&self, limit: usize) -> openmog::Result<Vec<Timer>> {
+        self.inner.timers(limit).await
+    }
+    async fn timer_cancel(&self, id: &str) -> openmog::Result<bool> {
+        self.inner.timer_cancel(id).await
+    }
     async fn timer_advance(
         &self,
         id: &str,

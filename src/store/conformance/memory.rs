@@ -161,4 +161,21 @@ pub async fn timers_fire_once_in_order(store: &dyn Store) {
             .await
             .expect("remove")
     );
+
+    // Listing shows every timer, due or not; cancelling removes one, once.
+    store
+        .timer_put(&timer("far", 1_000_000, Some(60_000)))
+        .await
+        .expect("put");
+    let listed = mine(store.timers(WIDE).await.expect("list"));
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, format!("{tag}-far"));
+    assert!(store.timer_cancel(&listed[0].id).await.expect("cancel"));
+    assert!(
+        !store
+            .timer_cancel(&listed[0].id)
+            .await
+            .expect("cancel again")
+    );
+    assert!(mine(store.timers(WIDE).await.expect("list")).is_empty());
 }

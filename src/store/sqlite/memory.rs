@@ -77,10 +77,18 @@ pub(super) async fn timers_due(
     now: Timestamp,
     limit: usize,
 ) -> Result<Vec<Timer>> {
+    timers_until(pool, now, limit).await
+}
+
+pub(super) async fn timers_until(
+    pool: &SqlitePool,
+    until: Timestamp,
+    limit: usize,
+) -> Result<Vec<Timer>> {
     let rows = sqlx::query(
         "SELECT due_at, body FROM timers WHERE due_at <= ? ORDER BY due_at, id LIMIT ?",
     )
-    .bind(now.0)
+    .bind(until.0)
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .fetch_all(pool)
     .await?;
@@ -92,6 +100,14 @@ pub(super) async fn timers_due(
             Ok(timer)
         })
         .collect()
+}
+
+pub(super) async fn timer_cancel(pool: &SqlitePool, id: &str) -> Result<bool> {
+    let result = sqlx::query("DELETE FROM timers WHERE id = ?")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 pub(super) async fn timer_advance(

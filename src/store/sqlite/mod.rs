@@ -652,6 +652,14 @@ impl Store for SqliteStore {
         memory::timers_due(&self.pool, now, limit).await
     }
 
+    async fn timers(&self, limit: usize) -> Result<Vec<Timer>> {
+        memory::timers_until(&self.pool, Timestamp(i64::MAX), limit).await
+    }
+
+    async fn timer_cancel(&self, id: &str) -> Result<bool> {
+        memory::timer_cancel(&self.pool, id).await
+    }
+
     async fn timer_advance(
         &self,
         id: &str,
