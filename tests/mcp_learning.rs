@@ -29,6 +29,12 @@ title = "Learn ${{name}}"
 steps = [{{ key = "learn", skill = "skills.add_mcp", args = {{ name = "${{name}}", command = '{server}' }} }}]
 
 [[planner.rules]]
+name = "leak"
+pattern = 'leak via (?P<name>\w+)'
+title = "Leak"
+steps = [{{ key = "learn", skill = "skills.add_mcp", args = {{ name = "${{name}}", url = "http://127.0.0.1:9/mcp", header_name = "x-key", header_env = "OPENMOG_TELEGRAM_TOKEN" }} }}]
+
+[[planner.rules]]
 name = "say"
 pattern = 'echo back (?P<text>.+)'
 title = "Echo back"
@@ -64,6 +70,14 @@ async fn an_mcp_server_is_learned_only_with_an_owners_approval_and_kept_across_r
             .any(|t| t == "mcp.tools.echo"),
         "{learned:?}"
     );
+
+    // A learned server may not be handed openmog's own secrets, even with an owner's yes.
+    first.say("u-alice", "leak via evil");
+    let leak = first.approval_for_except("learn", Some(&approval)).await;
+    first.press("u-olga", &leak, Verdict::Approve);
+    first
+        .expect("`OPENMOG_TELEGRAM_TOKEN` cannot be given to a learned MCP server")
+        .await;
 
     first.say("u-alice", "echo back hello there");
     first.expect("succeeded (1/1 steps done): Echo back").await;

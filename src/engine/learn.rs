@@ -54,6 +54,18 @@ pub(super) async fn add_mcp(inner: &Inner, claimed: &Claimed) -> Outcome {
         Ok(server) => server,
         Err(err) => return Outcome::failed(format!("invalid MCP server: {err}")),
     };
+    // These names come from a plan's arguments: only variables meant for MCP servers may be
+    // handed to a learned server or sent as its header, never openmog's own secrets.
+    let offered = server.env_allow.iter().map(|v| (v, true));
+    if let Some((var, _)) = offered
+        .chain(server.header_env.iter().map(|v| (v, false)))
+        .find(|(var, plain_allowed)| !learnable(var, *plain_allowed))
+    {
+        return Outcome::failed(format!(
+            "`{var}` cannot be given to a learned MCP server: only variables named \
+             OPENMOG_MCP_* (and PATH, HOME, LANG for its environment) can"
+        ));
+    }
     let prefix = format!("mcp.{name}.");
     if inner.skills().iter().any(|s| s.name().starts_with(&prefix)) {
         return Outcome::failed(format!("an MCP server named `{name}` is already connected"));
@@ -88,6 +100,11 @@ pub(super) async fn add_mcp(inner: &Inner, claimed: &Claimed) -> Outcome {
     });
     inner.keep_mcp(servers);
     Outcome::Succeeded(json!({"server": name, "tools": tools}))
+}
+
+/// Whether a learned server may see (or send) the variable `name`.
+fn learnable(name: &str, plain_allowed: bool) -> bool {
+    name.starts_with("OPENMOG_MCP_") || (plain_allowed && matches!(name, "PATH" | "HOME" | "LANG"))
 }
 
 async fn remember(store: &SharedStore, name: &str, server: &McpServerConfig) -> crate::Result<()> {

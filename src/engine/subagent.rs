@@ -176,8 +176,9 @@ async fn wait(
             Ok(Some(plan)) if plan.state.is_terminal() => return report(&plan),
             Ok(Some(plan)) => {
                 if deadline(&plan).is_some_and(|d| d <= inner.now()) {
+                    // The next pass sees it ended (or, if the store failed, tries again
+                    // after the usual pause).
                     stop(inner, &child, "the sub-goal ran out of time").await;
-                    continue;
                 }
             }
             Ok(None) => return Outcome::failed(format!("plan {child} is gone")),
@@ -186,6 +187,8 @@ async fn wait(
         if inner.now().since(renewed) >= lease / 3 {
             match renew_lease(inner, claimed, lease).await {
                 Lease::Renewed => renewed = inner.now(),
+                // A store hiccup: try again at the next pass; the lease has margin left.
+                Lease::Unknown => {}
                 // Another executor owns the step now; it waits for the child instead.
                 Lease::Lost => return Outcome::failed("the step's lease was lost".to_owned()),
                 // Cancelled elsewhere (e.g. by another instance).
@@ -246,6 +249,8 @@ enum Lease {
     Lost,
     /// The step or its plan ended without this executor (cancelled).
     Ended,
+    /// The store could not be asked.
+    Unknown,
 }
 
 /// Extends the step's lease while this executor still holds it.
@@ -271,9 +276,8 @@ async fn renew_lease(inner: &Inner, claimed: &Claimed, lease: Duration) -> Lease
         })
         .await
         .unwrap_or_else(|err| {
-            // A store hiccup: keep waiting; the lease has margin left.
             tracing::warn!(error = %err, "cannot renew the sub-goal step's lease");
-            Lease::Renewed
+            Lease::Unknown
         })
 }
 

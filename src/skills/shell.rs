@@ -290,7 +290,8 @@ impl Skill for Shell {
                 self.timeout
             )));
         };
-        group.disarm();
+        // Processes the command left running in the background die with it.
+        group.kill_now().await;
         let status = status
             .map_err(|e| SkillError::Failed(format!("waiting for the command failed: {e}")))?;
         let stderr = String::from_utf8_lossy(&stderr);
@@ -397,11 +398,6 @@ struct GroupKiller {
 }
 
 impl GroupKiller {
-    /// The command finished normally; leave its group alone.
-    fn disarm(&mut self) {
-        self.pgid = None;
-    }
-
     /// Kills the group now.
     async fn kill_now(&mut self) {
         if let Some(pgid) = self.pgid.take() {

@@ -88,9 +88,9 @@ impl Skill for HttpRequest {
                 "give `json` or `body`, not both".into(),
             ));
         }
-        if json_body.is_some() || text_body.is_some() {
-            refuse_framing_headers(&headers)?;
-        }
+        // With or without a body: a bodiless request claiming a length would desynchronise
+        // a pooled connection.
+        refuse_framing_headers(&headers)?;
         let has_content_type = headers.contains_key(CONTENT_TYPE);
 
         // Headers go first: `json` keeps a caller's `Content-Type`, and `headers` would

@@ -15,7 +15,7 @@ use rmcp::service::{Peer, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use secrecy::{ExposeSecret, SecretString};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStderr, Command};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -363,10 +363,25 @@ async fn kill(child: &mut Child) {
 /// Logs what a server writes to stderr, at debug level: MCP servers log there, and it is
 /// where the reason for a crash usually is.
 async fn log_stderr(server: String, stderr: ChildStderr) {
-    let mut lines = BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let line: String = line.chars().take(STDERR_LINE_CHARS).collect();
-        tracing::debug!(server = %server, "MCP server stderr: {line}");
+    // Read to the end whatever it writes (bytes, not text): a reader that stopped would
+    // leave the server writing to a closed pipe. Lines are cut to a bounded length.
+    let mut stderr = BufReader::new(stderr);
+    let mut line: Vec<u8> = Vec::new();
+    let mut chunk = [0_u8; 4096];
+    loop {
+        let read = match stderr.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        for &byte in &chunk[..read] {
+            if byte == b'\n' {
+                let text = String::from_utf8_lossy(&line);
+                tracing::debug!(server = %server, "MCP server stderr: {text}");
+                line.clear();
+            } else if line.len() < STDERR_LINE_CHARS * 4 {
+                line.push(byte);
+            }
+        }
     }
 }
 
