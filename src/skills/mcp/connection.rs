@@ -170,6 +170,9 @@ pub(super) struct Session {
     /// The service loop; it ends when the transport closes or `stop` is cancelled.
     ended: JoinHandle<()>,
     child: Option<Child>,
+    /// The child's process group (its pid at spawn), kept because the pid is gone once the
+    /// child is reaped, while processes it started may live on in the group.
+    group: Option<u32>,
 }
 
 impl Session {
@@ -182,11 +185,13 @@ impl Session {
         let ended = tokio::spawn(async move {
             let _ = service.waiting().await;
         });
+        let group = child.as_ref().and_then(Child::id);
         Session {
             peer,
             stop,
             ended,
             child,
+            group,
         }
     }
 
@@ -238,6 +243,10 @@ impl Session {
                 .is_err()
         {
             kill(&mut child).await;
+        }
+        // Whatever the server started dies with it, even after the server itself exited.
+        if let Some(group) = self.group.take() {
+            kill_group(group).await;
         }
     }
 }
@@ -345,19 +354,29 @@ pub(super) async fn connect(
 
 /// Kills the process and, on Unix, its whole process group.
 async fn kill(child: &mut Child) {
-    #[cfg(unix)]
     if let Some(pid) = child.id() {
+        kill_group(pid).await;
+    }
+    let _ = child.kill().await;
+}
+
+/// Sends SIGKILL to every process in the group (Unix; a no-op elsewhere, where
+/// `kill_on_drop` stops the direct child). A group that is already empty is fine.
+async fn kill_group(group: u32) {
+    #[cfg(unix)]
+    {
         let _ = Command::new("kill")
             .arg("-KILL")
             .arg("--")
-            .arg(format!("-{pid}"))
+            .arg(format!("-{group}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .await;
     }
-    let _ = child.kill().await;
+    #[cfg(not(unix))]
+    let _ = group;
 }
 
 /// Logs what a server writes to stderr, at debug level: MCP servers log there, and it is
