@@ -416,7 +416,7 @@ impl Drop for GroupKiller {
 
 /// Sends SIGKILL to every process in the group (`kill -KILL -- -PGID`).
 #[cfg(unix)]
-async fn kill_group(pgid: u32) {
+pub(super) async fn kill_group(pgid: u32) {
     let _ = Command::new("kill")
         .arg("-KILL")
         .arg("--")
@@ -430,7 +430,7 @@ async fn kill_group(pgid: u32) {
 
 /// Process groups are a Unix notion; `kill_on_drop` handles the direct child.
 #[cfg(not(unix))]
-async fn kill_group(_pgid: u32) {}
+pub(super) async fn kill_group(_pgid: u32) {}
 
 /// As [`kill_group`], for `Drop`, where nothing can be awaited.
 #[cfg(unix)]

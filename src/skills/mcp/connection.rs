@@ -2,6 +2,7 @@
 //! state its skills read ([`Connection`]), and the task that reconnects it with backoff
 //! ([`supervise`]).
 
+use crate::skills::shell::kill_group;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::PathBuf;
@@ -358,25 +359,6 @@ async fn kill(child: &mut Child) {
         kill_group(pid).await;
     }
     let _ = child.kill().await;
-}
-
-/// Sends SIGKILL to every process in the group (Unix; a no-op elsewhere, where
-/// `kill_on_drop` stops the direct child). A group that is already empty is fine.
-async fn kill_group(group: u32) {
-    #[cfg(unix)]
-    {
-        let _ = Command::new("kill")
-            .arg("-KILL")
-            .arg("--")
-            .arg(format!("-{group}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await;
-    }
-    #[cfg(not(unix))]
-    let _ = group;
 }
 
 /// Logs what a server writes to stderr, at debug level: MCP servers log there, and it is
