@@ -43,6 +43,9 @@ pub enum Error {
     /// Something was asked of the engine that does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+    /// The vault could not be opened, decrypted or written; never carries a secret.
+    #[error("vault: {0}")]
+    Vault(String),
     /// The engine is shutting down.
     #[error("the engine is shutting down")]
     ShuttingDown,

@@ -15,11 +15,13 @@ pub mod domain;
 pub mod engine;
 mod error;
 pub mod outbox;
+pub mod pairing;
 pub mod planner;
 pub mod policy;
 pub mod skills;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod vault;
 
 pub use error::{Error, Result};

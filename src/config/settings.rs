@@ -39,20 +39,25 @@ pub fn channel_settings<T: DeserializeOwned>(
 }
 
 /// A secret given inline (`key`) or by the name of an environment variable holding it
-/// (`key_env`): exactly one of the two. Errors never contain the value.
+/// (`key_env`): exactly one of the two. Either may be a reference `vault:NAME` to a secret
+/// of the vault the process opened ([`crate::vault`]). Errors never contain the value.
 pub fn secret_setting(
     inline: Option<SecretString>,
     env: Option<&str>,
     key: &str,
 ) -> Result<SecretString, SettingError> {
+    let from_vault = |value: SecretString, key: String| {
+        crate::vault::resolve_reference(value).map_err(|reason| SettingError { key, reason })
+    };
     match (inline, env) {
-        (Some(value), None) => Ok(value),
-        (None, Some(var)) => std::env::var(var)
-            .map(SecretString::from)
-            .map_err(|_| SettingError {
+        (Some(value), None) => from_vault(value, key.to_owned()),
+        (None, Some(var)) => match std::env::var(var) {
+            Ok(value) => from_vault(SecretString::from(value), format!("{key}_env")),
+            Err(_) => Err(SettingError {
                 key: format!("{key}_env"),
                 reason: format!("environment variable `{var}` is not set"),
             }),
+        },
         (Some(_), Some(_)) => Err(SettingError {
             key: key.to_owned(),
             reason: format!("give either `{key}` or `{key}_env`, not both"),

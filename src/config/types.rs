@@ -38,6 +38,35 @@ pub struct Config {
     /// Settings of the built-in skills.
     #[serde(default)]
     pub skills: SkillsConfig,
+    /// Where the encrypted vault of secrets is, and what unlocks it.
+    #[serde(default)]
+    pub vault: VaultConfig,
+}
+
+/// The vault: secrets that settings name as `vault:NAME`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VaultConfig {
+    /// The age-encrypted vault file. It is opened at start when it exists.
+    #[serde(default = "default_vault_path")]
+    pub path: PathBuf,
+    /// An age identity file that unlocks the vault. Without it, the passphrase is read
+    /// from `OPENMOG_VAULT_PASSPHRASE`, or asked for on a terminal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<PathBuf>,
+}
+
+impl Default for VaultConfig {
+    fn default() -> Self {
+        VaultConfig {
+            path: default_vault_path(),
+            identity: None,
+        }
+    }
+}
+
+fn default_vault_path() -> PathBuf {
+    PathBuf::from(".openmog/vault.age")
 }
 
 /// A person the agent knows.
@@ -78,6 +107,57 @@ pub struct Authorizations {
     /// differs from the conversation's.
     #[serde(default = "yes")]
     pub notify_approvers_directly: bool,
+    /// What happens when someone who is no contact writes.
+    #[serde(default)]
+    pub unknown_senders: UnknownSenders,
+}
+
+/// The policy for senders whose platform user id no contact has.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnknownSenders {
+    /// `ignore` (audit only), `answer` ("not authorized", with their channel and user id),
+    /// or `pair` (a one-time code an owner confirms with `openmog contacts pair CODE --as
+    /// CONTACT`).
+    #[serde(default)]
+    pub policy: UnknownPolicy,
+    /// At most this many answers to one unknown sender (the rest are audited only).
+    #[serde(default = "default_unknown_answers")]
+    pub answers: Rate,
+    /// How long a pairing code can be confirmed.
+    #[serde(default = "default_pairing_ttl")]
+    pub pairing_ttl: ConfigDuration,
+}
+
+impl Default for UnknownSenders {
+    fn default() -> Self {
+        UnknownSenders {
+            policy: UnknownPolicy::default(),
+            answers: default_unknown_answers(),
+            pairing_ttl: default_pairing_ttl(),
+        }
+    }
+}
+
+fn default_unknown_answers() -> Rate {
+    Rate::parse("2/h").expect("valid")
+}
+
+fn default_pairing_ttl() -> ConfigDuration {
+    ConfigDuration::secs(3600)
+}
+
+/// What an unknown sender gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownPolicy {
+    /// Nothing: the message is audited and dropped.
+    Ignore,
+    /// A reply saying they are not authorized, naming their channel and user id.
+    #[default]
+    Answer,
+    /// A one-time pairing code for an owner to confirm.
+    Pair,
 }
 
 /// The policy for a step no authorization rule matches.
@@ -99,6 +179,7 @@ impl Default for Authorizations {
             rules: Vec::new(),
             unmatched: Unmatched::default(),
             notify_approvers_directly: true,
+            unknown_senders: UnknownSenders::default(),
         }
     }
 }
@@ -195,6 +276,46 @@ pub struct Limits {
     /// Plan budget: a plan still active after this long is cancelled.
     #[serde(default = "default_plan_timeout")]
     pub plan_timeout: ConfigDuration,
+    /// Limits on what arrives.
+    #[serde(default)]
+    pub inbound: InboundLimits,
+}
+
+/// Limits on inbound events, checked before anything else looks at them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboundLimits {
+    /// Events from one sender (a platform user id on one channel), with a burst of the
+    /// whole count.
+    #[serde(default = "default_inbound_per_sender")]
+    pub per_sender: Rate,
+    /// Events in one conversation, whoever sends them.
+    #[serde(default = "default_inbound_per_conversation")]
+    pub per_conversation: Rate,
+    /// The longest message text accepted, in bytes (attachments are limited by each
+    /// adapter, e.g. the email adapter's `max_attachment_bytes`).
+    #[serde(default = "default_max_text_bytes")]
+    pub max_text_bytes: usize,
+}
+
+impl Default for InboundLimits {
+    fn default() -> Self {
+        InboundLimits {
+            per_sender: default_inbound_per_sender(),
+            per_conversation: default_inbound_per_conversation(),
+            max_text_bytes: default_max_text_bytes(),
+        }
+    }
+}
+
+fn default_inbound_per_sender() -> Rate {
+    Rate::per_minute(20)
+}
+fn default_inbound_per_conversation() -> Rate {
+    Rate::per_minute(60)
+}
+fn default_max_text_bytes() -> usize {
+    16 * 1024
 }
 
 impl Default for Limits {
@@ -205,6 +326,7 @@ impl Default for Limits {
             step_timeout: default_step_timeout(),
             max_steps_per_plan: default_max_steps(),
             plan_timeout: default_plan_timeout(),
+            inbound: InboundLimits::default(),
         }
     }
 }

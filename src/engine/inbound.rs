@@ -7,9 +7,11 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::commands::{self, Command};
+use super::gate::Turned;
 use super::{Asker, Change, Inner, Tx, decide, open, progress, render};
 use crate::Result;
 use crate::audit::AuditEvent;
+use crate::config::UnknownPolicy;
 use crate::domain::{ContactId, Decision, InboundKind, PlanId, PlanRecord};
 use crate::planner::{PlanOutcome, PlanRequest, validate_draft};
 use crate::store::{InboxItem, SaveOutcome};
@@ -37,7 +39,7 @@ pub(super) async fn run(inner: Arc<Inner>, shutdown: CancellationToken) {
                 }
                 continue;
             }
-            Ok(_) => {}
+            Ok(_) => inner.gate.forget_idle(),
             Err(err) => tracing::warn!(error = %err, "inbox unavailable"),
         }
         tokio::select! {
@@ -64,11 +66,12 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
             .policy
             .directory()
             .get(&ContactId(event.sender.user_id.clone())),
-        _ => inner
-            .policy
-            .directory()
-            .identify(&conversation.channel, &event.sender.user_id),
+        _ => identify(inner, conversation, &event.sender.user_id).await?,
     };
+    if let Err(turned) = inner.gate.check(event) {
+        turned_away(&asker, event, known.is_some(), turned, &mut tx);
+        return inner.apply(&tx.effects).await;
+    }
     let (contact, text) = match (&event.kind, known) {
         (InboundKind::Refused { reason, answer }, known) => {
             let actor = known.map_or_else(
@@ -87,23 +90,7 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
             }
             return inner.apply(&tx.effects).await;
         }
-        (_, None) => {
-            let actor = format!("unknown:{}:{}", conversation.channel, event.sender.user_id);
-            tx.audit(AuditEvent::new(
-                "inbound.refused",
-                actor,
-                conversation.to_string(),
-                json!({"reason": "unknown sender", "event_id": event.event_id}),
-            ));
-            tx.reply(
-                &asker,
-                format!(
-                    "Sorry, I don't know you yet. Ask the owner to add your {} id `{}` to the contacts.",
-                    conversation.channel, event.sender.user_id
-                ),
-            );
-            return inner.apply(&tx.effects).await;
-        }
+        (_, None) => return unknown_sender(inner, event, &asker, tx).await,
         (
             InboundKind::Decision {
                 approval,
@@ -220,6 +207,121 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
         Some(Command::Cancel(plan)) => cancel(inner, &contact, &asker, plan, tx).await,
         None => plan_request(inner, &item, &asker, &contact, text, tx).await,
     }
+}
+
+/// The contact a platform account belongs to: by the configured addresses, or by a binding
+/// an owner confirmed through pairing.
+async fn identify<'a>(
+    inner: &'a Inner,
+    conversation: &crate::domain::ConversationRef,
+    user_id: &str,
+) -> Result<Option<&'a crate::config::Contact>> {
+    let directory = inner.policy.directory();
+    if let Some(contact) = directory.identify(&conversation.channel, user_id) {
+        return Ok(Some(contact));
+    }
+    let paired =
+        crate::pairing::paired_contact(inner.store.as_ref(), &conversation.channel, user_id)
+            .await?;
+    Ok(paired.and_then(|id| directory.get(&id)))
+}
+
+/// Answers (or not) an event the gate turned away, and audits it: every time for a
+/// message too long, once per window for a flood.
+fn turned_away(
+    asker: &Asker,
+    event: &crate::domain::Inbound,
+    known: bool,
+    turned: Turned,
+    tx: &mut Tx,
+) {
+    let actor = format!("{}:{}", event.conversation.channel, event.sender.user_id);
+    match turned {
+        Turned::TooLong { bytes, max } => {
+            tx.audit(AuditEvent::new(
+                "inbound.refused",
+                actor,
+                event.conversation.to_string(),
+                json!({"reason": "too long", "bytes": bytes, "max": max, "event_id": event.event_id}),
+            ));
+            if known {
+                tx.reply(
+                    asker,
+                    format!("Your message is too long ({bytes} bytes; at most {max}). Nothing was done."),
+                );
+            }
+        }
+        Turned::Limited { scope, tell: true } => {
+            tx.audit(AuditEvent::new(
+                "inbound.limited",
+                actor,
+                event.conversation.to_string(),
+                json!({"scope": scope, "event_id": event.event_id}),
+            ));
+            if known {
+                tx.reply(
+                    asker,
+                    format!("Too many messages from this {scope} at once: I dropped this one. Please wait a little and send it again."),
+                );
+            }
+        }
+        Turned::Limited { scope, tell: false } => {
+            tracing::debug!(scope, event = %event.event_id, "inbound event dropped by the rate limit");
+        }
+    }
+}
+
+/// Someone no contact is: audited, then ignored, answered or offered a pairing code as
+/// `authorizations.unknown_senders` says (answers within their own rate).
+async fn unknown_sender(
+    inner: &Inner,
+    event: &crate::domain::Inbound,
+    asker: &Asker,
+    mut tx: Tx,
+) -> Result<()> {
+    let conversation = &event.conversation;
+    let actor = format!("unknown:{}:{}", conversation.channel, event.sender.user_id);
+    tx.audit(AuditEvent::new(
+        "inbound.refused",
+        actor.clone(),
+        conversation.to_string(),
+        json!({"reason": "unknown sender", "event_id": event.event_id}),
+    ));
+    let unknown = &inner.config.authorizations.unknown_senders;
+    if unknown.policy == UnknownPolicy::Ignore || !inner.gate.may_answer_unknown(event) {
+        return inner.apply(&tx.effects).await;
+    }
+    let reply = match unknown.policy {
+        UnknownPolicy::Pair => {
+            let (code, fresh) = crate::pairing::request(
+                inner.store.as_ref(),
+                conversation,
+                &event.sender.user_id,
+                &event.sender.display_name,
+                unknown.pairing_ttl.0,
+                tx.now,
+            )
+            .await?;
+            if fresh {
+                tx.audit(AuditEvent::new(
+                    "pairing.requested",
+                    actor,
+                    conversation.to_string(),
+                    json!({"display_name": event.sender.display_name}),
+                ));
+            }
+            format!(
+                "I don't know you yet. Your pairing code is {code}. Give it to the owner, who can let you in with `openmog contacts pair {code} --as <your contact id>`. It expires in {}.",
+                unknown.pairing_ttl
+            )
+        }
+        _ => format!(
+            "Sorry, I don't know you yet. Ask the owner to add your {} id `{}` to the contacts.",
+            conversation.channel, event.sender.user_id
+        ),
+    };
+    tx.reply(asker, reply);
+    inner.apply(&tx.effects).await
 }
 
 /// The last `n` plans asked in `conversation`, oldest first: what a planner with memory

@@ -8,6 +8,7 @@
 mod commands;
 mod decide;
 mod executor;
+mod gate;
 mod inbound;
 #[cfg(feature = "mcp")]
 mod learn;
@@ -188,6 +189,10 @@ impl EngineBuilder {
         Ok(Engine {
             inner: Arc::new(Inner {
                 step_slots: Arc::new(Semaphore::new(self.config.limits.max_concurrent_steps)),
+                gate: gate::Gate::new(
+                    &self.config.limits.inbound,
+                    &self.config.authorizations.unknown_senders,
+                ),
                 subagent_slots: Arc::new(Semaphore::new(self.config.limits.max_subagents)),
                 config: self.config,
                 policy,
@@ -258,6 +263,8 @@ pub(crate) struct Inner {
     step_slots: Arc<Semaphore>,
     /// Child plans being waited for at once (`limits.max_subagents`).
     subagent_slots: Arc<Semaphore>,
+    /// Inbound sizes and rates, and answers to unknown senders.
+    gate: gate::Gate,
     inbox_wake: Arc<Notify>,
     work_wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,

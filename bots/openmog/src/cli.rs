@@ -46,6 +46,12 @@ pub enum Command {
     /// Audit log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The encrypted vault of secrets that settings name as `vault:NAME`.
+    #[command(subcommand)]
+    Vault(VaultCommand),
+    /// Contacts: confirm pairing codes.
+    #[command(subcommand)]
+    Contacts(ContactsCommand),
 }
 
 /// `openmog config ...`
@@ -61,5 +67,73 @@ pub enum ConfigCommand {
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Walk the hash chain; exit non-zero if any record was altered, removed or reordered.
-    Verify,
+    Verify {
+        /// Also check that every record of this earlier export is still in the store,
+        /// unchanged (detects a deleted or rewritten tail).
+        #[arg(long, value_name = "EXPORT")]
+        against: Option<PathBuf>,
+        /// Check an export file on its own instead of the store.
+        #[arg(long, value_name = "EXPORT", conflicts_with = "against")]
+        file: Option<PathBuf>,
+    },
+    /// Write audit records as JSON lines (hashes included), oldest first.
+    Export {
+        /// Only records from this time on: RFC 3339 (`2026-12-01T09:00:00Z`) or a date
+        /// (`2026-12-01`, midnight UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// `openmog vault ...`
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Create an empty vault at `vault.path`, locked by a passphrase (asked, or
+    /// OPENMOG_VAULT_PASSPHRASE), or by an age identity file (generated if missing).
+    Init {
+        /// Lock it with this age identity file instead of a passphrase (set `vault.identity`
+        /// to the same file).
+        #[arg(long)]
+        identity: Option<PathBuf>,
+    },
+    /// Set a secret; the value is read from standard input (never from the command line).
+    Set {
+        /// The secret's name, as settings refer to it (`vault:NAME`).
+        name: String,
+    },
+    /// Print a secret's value.
+    Get {
+        /// The secret's name.
+        name: String,
+    },
+    /// List the secrets' names (never their values).
+    List,
+    /// Remove a secret.
+    Rm {
+        /// The secret's name.
+        name: String,
+    },
+}
+
+/// `openmog contacts ...`
+#[derive(Debug, Subcommand)]
+pub enum ContactsCommand {
+    /// Bind the account that was given pairing code CODE to a configured contact.
+    Pair {
+        /// The code the unknown sender was given.
+        code: String,
+        /// The contact id (from `contacts`) the account belongs to.
+        #[arg(long = "as", value_name = "CONTACT")]
+        contact: String,
+    },
+    /// Remove a binding made by pairing.
+    Unpair {
+        /// The channel's name.
+        channel: String,
+        /// The platform user id.
+        user_id: String,
+    },
 }

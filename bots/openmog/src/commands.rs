@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use openmog::audit::{self, Verification};
+use openmog::clock::{Clock, SystemClock, Timestamp};
+use openmog::pairing;
 use openmog::channel::TerminalChannel;
 use openmog::config::{self, Config, ConfigSource};
 use openmog::engine::Engine;
@@ -11,7 +13,8 @@ use openmog::store;
 use tracing_subscriber::EnvFilter;
 
 use crate::channels;
-use crate::cli::{AuditCommand, Cli, Command, ConfigCommand};
+use crate::cli::{AuditCommand, Cli, Command, ConfigCommand, ContactsCommand};
+use crate::vault;
 
 /// How long a stopping engine may take to finish steps and flush the outbox.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -42,6 +45,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Config(ConfigCommand::Check) => {
             let config = load()?;
+            vault::unlock_if_present(&config.vault)?;
             // Adapters check their own settings; building them opens no connection (and
             // touches no real store).
             let scratch: store::SharedStore = std::sync::Arc::new(store::MemoryStore::new());
@@ -55,8 +59,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Chat => chat(load()?).await,
-        Command::Run => serve(load()?, &origin).await,
+        Command::Chat => {
+            let config = load()?;
+            vault::unlock_if_present(&config.vault)?;
+            chat(config).await
+        }
+        Command::Run => {
+            let config = load()?;
+            vault::unlock_if_present(&config.vault)?;
+            serve(config, &origin).await
+        }
+        Command::Vault(command) => vault::run(command, &load()?.vault),
+        Command::Contacts(command) => contacts(command, &load()?).await,
         Command::Plans { all } => {
             let store = store::open(&load()?.store.url).await?;
             let plans = store.plans(!all, 100).await?;
@@ -99,19 +113,106 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Audit(AuditCommand::Verify) => {
-            let store = store::open(&load()?.store.url).await?;
-            match audit::verify(store.as_ref()).await? {
-                Verification::Intact { records, head } => {
-                    println!("audit log intact: {records} records, head {head}");
-                    Ok(())
+        Command::Audit(command) => audit(command, &load()?).await,
+    }
+}
+
+async fn audit(command: AuditCommand, config: &Config) -> anyhow::Result<()> {
+    let verdict = match command {
+        AuditCommand::Verify { file: Some(file), .. } => {
+            let records = audit::read_export(open_file(&file)?)?;
+            audit::verify_export(&records)
+        }
+        AuditCommand::Verify { against, file: None } => {
+            let store = store::open(&config.store.url).await?;
+            let chain = audit::verify(store.as_ref()).await?;
+            match (chain, against) {
+                (Verification::Intact { .. }, Some(anchor)) => {
+                    let anchor = audit::read_export(open_file(&anchor)?)?;
+                    if let Verification::Broken { seq, reason } = audit::verify_export(&anchor) {
+                        bail!("the export itself is BROKEN at record {seq}: {reason}");
+                    }
+                    match audit::verify_against(store.as_ref(), &anchor).await? {
+                        Verification::Intact { .. } => audit::verify(store.as_ref()).await?,
+                        broken => broken,
+                    }
                 }
-                Verification::Broken { seq, reason } => {
-                    bail!("audit log BROKEN at record {seq}: {reason}")
-                }
+                (chain, _) => chain,
             }
         }
+        AuditCommand::Export { since, output } => {
+            let since = match since {
+                Some(text) => parse_since(&text)?,
+                None => Timestamp(i64::MIN),
+            };
+            let store = store::open(&config.store.url).await?;
+            let written = match output {
+                Some(path) => {
+                    let mut file = std::io::BufWriter::new(
+                        std::fs::File::create(&path)
+                            .with_context(|| format!("cannot create {}", path.display()))?,
+                    );
+                    let written = audit::export(store.as_ref(), since, &mut file).await?;
+                    std::io::Write::flush(&mut file)?;
+                    written
+                }
+                None => {
+                    let mut out = std::io::stdout().lock();
+                    audit::export(store.as_ref(), since, &mut out).await?
+                }
+            };
+            eprintln!("exported {written} audit record(s)");
+            return Ok(());
+        }
+    };
+    match verdict {
+        Verification::Intact { records, head } => {
+            println!("audit log intact: {records} records, head {head}");
+            Ok(())
+        }
+        Verification::Broken { seq, reason } => {
+            bail!("audit log BROKEN at record {seq}: {reason}")
+        }
     }
+}
+
+fn open_file(path: &std::path::Path) -> anyhow::Result<std::io::BufReader<std::fs::File>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok(std::io::BufReader::new(file))
+}
+
+/// `--since`: RFC 3339, or a date meaning its midnight UTC.
+fn parse_since(text: &str) -> anyhow::Result<Timestamp> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(Timestamp(at.timestamp_millis()));
+    }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").with_context(|| {
+        format!("--since: `{text}` is neither RFC 3339 (2026-12-01T09:00:00Z) nor a date (2026-12-01)")
+    })?;
+    let midnight = date.and_hms_opt(0, 0, 0).expect("midnight exists");
+    Ok(Timestamp(midnight.and_utc().timestamp_millis()))
+}
+
+async fn contacts(command: ContactsCommand, config: &Config) -> anyhow::Result<()> {
+    let store = store::open(&config.store.url).await?;
+    let now = SystemClock.now();
+    match command {
+        ContactsCommand::Pair { code, contact } => {
+            let paired = pairing::confirm(store.as_ref(), config, &code, &contact, now).await?;
+            println!(
+                "paired {} user {} (calls itself {:?}) as {}; they will be told",
+                paired.channel, paired.user_id, paired.display_name, paired.contact
+            );
+        }
+        ContactsCommand::Unpair { channel, user_id } => {
+            if !pairing::unpair(store.as_ref(), &channel, &user_id, now).await? {
+                bail!("{channel} user {user_id} was not paired");
+            }
+            println!("{channel} user {user_id} unpaired");
+        }
+    }
+    Ok(())
 }
 
 fn init_logging(default: &str) {

@@ -12,7 +12,6 @@ mod prompt;
 
 use async_trait::async_trait;
 use genai::chat::{ChatMessage, ToolResponse};
-use secrecy::SecretString;
 
 use self::budget::{DailyBudget, Spend, micros};
 use self::model::{Model, Unavailable};
@@ -45,12 +44,12 @@ impl LlmPlanner {
         http: reqwest::Client,
         store: Option<crate::store::SharedStore>,
     ) -> Result<Self> {
+        // The variable may hold the key itself or a `vault:NAME` reference.
         let key = match &config.api_key_env {
-            Some(var) => Some(SecretString::from(std::env::var(var).map_err(|_| {
-                Error::Config(format!(
-                    "planner.llm.api_key_env: environment variable `{var}` is not set"
-                ))
-            })?)),
+            Some(var) => Some(
+                crate::config::secret_setting(None, Some(var), "planner.llm.api_key")
+                    .map_err(|err| Error::Config(err.to_string()))?,
+            ),
             None => None,
         };
         Ok(LlmPlanner {

@@ -1,6 +1,10 @@
 //! The audit log: append-only records, each holding the hash of the one before, so that
 //! altering, deleting or reordering any record breaks the chain that [`verify`] walks.
 
+mod export;
+
+pub use export::{export, read_export, verify_against, verify_export};
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
