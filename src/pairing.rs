@@ -136,7 +136,9 @@ pub async fn confirm(
             continue;
         };
         if pending.used {
-            return Err(Error::Config(format!("pairing code {code} was already used")));
+            return Err(Error::Config(format!(
+                "pairing code {code} was already used"
+            )));
         }
         if pending.expires_at <= now {
             return Err(Error::Config(format!(
@@ -157,7 +159,11 @@ pub async fn confirm(
             known.id.clone(),
             json!({"channel": channel, "user_id": pending.user_id, "display_name": pending.display_name}),
         ));
-        let name = if known.name.is_empty() { &known.id } else { &known.name };
+        let name = if known.name.is_empty() {
+            &known.id
+        } else {
+            &known.name
+        };
         effects.send(Outbound::text(
             pending.conversation.clone(),
             format!("pairing:{channel}:{code}"),
@@ -175,11 +181,18 @@ pub async fn confirm(
 }
 
 /// Removes the binding of `user_id` on `channel` made by pairing; false if there was none.
-pub async fn unpair(store: &dyn Store, channel: &str, user_id: &str, now: Timestamp) -> Result<bool> {
+pub async fn unpair(
+    store: &dyn Store,
+    channel: &str,
+    user_id: &str,
+    now: Timestamp,
+) -> Result<bool> {
     let Some(contact) = paired_contact(store, channel, user_id).await? else {
         return Ok(false);
     };
-    store.set_channel_state(channel, &paired_key(user_id), "").await?;
+    store
+        .set_channel_state(channel, &paired_key(user_id), "")
+        .await?;
     let mut effects = Effects::none();
     effects.audit(AuditEvent::new(
         "contact.unpaired",

@@ -107,6 +107,8 @@ pub async fn verify_against(store: &dyn Store, anchor: &[AuditRecord]) -> Result
     }
     Ok(Verification::Intact {
         records: anchor.len() as u64,
-        head: anchor.last().map_or_else(|| GENESIS_HASH.to_owned(), |r| r.hash.clone()),
+        head: anchor
+            .last()
+            .map_or_else(|| GENESIS_HASH.to_owned(), |r| r.hash.clone()),
     })
 }

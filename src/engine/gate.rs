@@ -107,7 +107,10 @@ impl Gate {
 }
 
 fn sender_key(event: &Inbound) -> String {
-    format!("{}\u{0}{}", event.conversation.channel, event.sender.user_id)
+    format!(
+        "{}\u{0}{}",
+        event.conversation.channel, event.sender.user_id
+    )
 }
 
 #[cfg(test)]
@@ -140,11 +143,17 @@ mod tests {
         }
         assert_eq!(
             gate.check(&message("u", "c", "hi")),
-            Err(Turned::Limited { scope: "sender", tell: true })
+            Err(Turned::Limited {
+                scope: "sender",
+                tell: true
+            })
         );
         assert_eq!(
             gate.check(&message("u", "c", "hi")),
-            Err(Turned::Limited { scope: "sender", tell: false })
+            Err(Turned::Limited {
+                scope: "sender",
+                tell: false
+            })
         );
         // Someone else in the same chat is not held back by the first sender.
         assert_eq!(gate.check(&message("v", "c", "hi")), Ok(()));
@@ -169,7 +178,10 @@ mod tests {
         assert_eq!(gate.check(&message("b", "c", "2")), Ok(()));
         assert!(matches!(
             gate.check(&message("d", "c", "3")),
-            Err(Turned::Limited { scope: "conversation", .. })
+            Err(Turned::Limited {
+                scope: "conversation",
+                ..
+            })
         ));
         assert_eq!(gate.check(&message("d", "other", "3")), Ok(()));
     }

@@ -247,7 +247,9 @@ fn turned_away(
             if known {
                 tx.reply(
                     asker,
-                    format!("Your message is too long ({bytes} bytes; at most {max}). Nothing was done."),
+                    format!(
+                        "Your message is too long ({bytes} bytes; at most {max}). Nothing was done."
+                    ),
                 );
             }
         }

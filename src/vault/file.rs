@@ -115,7 +115,10 @@ fn plaintext(secrets: &BTreeMap<String, SecretString>) -> SecretString {
 /// The x25519 identities in an age identity file.
 fn identities(file: &Path) -> Result<Vec<age::x25519::Identity>> {
     let text = std::fs::read_to_string(file).map_err(|err| {
-        Error::Vault(format!("cannot read identity file {}: {err}", file.display()))
+        Error::Vault(format!(
+            "cannot read identity file {}: {err}",
+            file.display()
+        ))
     })?;
     let found: Vec<age::x25519::Identity> = text
         .lines()

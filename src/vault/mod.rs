@@ -163,7 +163,11 @@ mod tests {
         let mut vault = Vault::init(&path, key()).unwrap();
         vault.set("a", SecretString::from("b")).unwrap();
         assert_eq!(
-            Vault::open(&path, key()).unwrap().get("a").unwrap().expose_secret(),
+            Vault::open(&path, key())
+                .unwrap()
+                .get("a")
+                .unwrap()
+                .expose_secret(),
             "b"
         );
         let wrong = Vault::open(&path, VaultKey::Passphrase(SecretString::from("wrong")))

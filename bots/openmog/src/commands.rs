@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use openmog::audit::{self, Verification};
-use openmog::clock::{Clock, SystemClock, Timestamp};
-use openmog::pairing;
 use openmog::channel::TerminalChannel;
+use openmog::clock::{Clock, SystemClock, Timestamp};
 use openmog::config::{self, Config, ConfigSource};
 use openmog::engine::Engine;
+use openmog::pairing;
 use openmog::store;
 use tracing_subscriber::EnvFilter;
 
@@ -119,11 +119,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn audit(command: AuditCommand, config: &Config) -> anyhow::Result<()> {
     let verdict = match command {
-        AuditCommand::Verify { file: Some(file), .. } => {
+        AuditCommand::Verify {
+            file: Some(file), ..
+        } => {
             let records = audit::read_export(open_file(&file)?)?;
             audit::verify_export(&records)
         }
-        AuditCommand::Verify { against, file: None } => {
+        AuditCommand::Verify {
+            against,
+            file: None,
+        } => {
             let store = store::open(&config.store.url).await?;
             let chain = audit::verify(store.as_ref()).await?;
             match (chain, against) {
@@ -188,7 +193,9 @@ fn parse_since(text: &str) -> anyhow::Result<Timestamp> {
         return Ok(Timestamp(at.timestamp_millis()));
     }
     let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").with_context(|| {
-        format!("--since: `{text}` is neither RFC 3339 (2026-12-01T09:00:00Z) nor a date (2026-12-01)")
+        format!(
+            "--since: `{text}` is neither RFC 3339 (2026-12-01T09:00:00Z) nor a date (2026-12-01)"
+        )
     })?;
     let midnight = date.and_hms_opt(0, 0, 0).expect("midnight exists");
     Ok(Timestamp(midnight.and_utc().timestamp_millis()))
