@@ -7,6 +7,7 @@ mod memory;
 mod message;
 mod plan;
 mod post;
+pub mod provenance;
 pub mod refs;
 
 pub use approval::{Approval, ApprovalState, Decision, DecisionScope, OnTimeout, Verdict, Vote};
@@ -20,3 +21,4 @@ pub use plan::{
     ArgRef, PlanDraft, PlanRecord, PlanState, PostCondition, StepDraft, StepRecord, StepState,
     StepVerdict,
 };
+pub use provenance::{Finding, Provenance};

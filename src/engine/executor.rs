@@ -12,7 +12,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::{Change, Inner, message, progress, status, subagent};
+use super::{Change, Inner, Tx, message, progress, status, subagent};
 use crate::audit::AuditEvent;
 use crate::domain::refs::resolve;
 use crate::domain::{ContactId, ConversationRef, PlanId, StepKey, StepState};
@@ -371,6 +371,7 @@ async fn complete(
                 subject.clone(),
                 json!({"attempt": claimed.attempt, "state": step.state.as_str(), "output": step.output, "error": step.error}),
             ));
+            audit_suspicious(&plan.steps[index], claimed, &subject, tx);
             status::step_finished(plan, index, inner.policy.directory(), tx);
             match (failed, &replan) {
                 (true, Some(Replan::Revised(draft))) => progress::apply_replan(inner, plan, draft, tx),
@@ -385,4 +386,35 @@ async fn complete(
             Change::Save(())
         })
         .await
+}
+
+/// Audits what in a finished step's output or error tries to act as an instruction (an
+/// approval command, words to the agent): it is data and changes nothing, but an attempt
+/// is worth a record naming where it came from.
+fn audit_suspicious(
+    step: &crate::domain::StepRecord,
+    claimed: &Claimed,
+    subject: &str,
+    tx: &mut Tx,
+) {
+    let mut findings = step
+        .output
+        .as_ref()
+        .map(crate::domain::provenance::scan_value)
+        .unwrap_or_default();
+    if let Some(error) = &step.error {
+        findings.extend(crate::domain::provenance::scan(error));
+    }
+    if findings.is_empty() {
+        return;
+    }
+    let args = claimed.args.as_ref().unwrap_or(&step.draft.args);
+    let provenance = crate::domain::Provenance::of_step(&claimed.skill, args);
+    tracing::warn!(step = %subject, ?provenance, found = findings.len(), "untrusted output tries to instruct the agent; it is treated as data");
+    tx.audit(AuditEvent::new(
+        "content.suspicious",
+        "openmog",
+        subject,
+        json!({"provenance": provenance, "findings": findings}),
+    ));
 }

@@ -138,12 +138,21 @@ async fn process(inner: &Inner, item: InboxItem) -> Result<()> {
             verdict,
             scope,
         }) => {
+            let refused = |tx: &mut Tx, reason: &str, reply: String| {
+                tx.audit(AuditEvent::new(
+                    "decision.refused",
+                    contact.0.clone(),
+                    conversation.to_string(),
+                    json!({"reason": reason, "text": text, "evidence": evidence}),
+                ));
+                tx.reply(&asker, reply);
+            };
             let approval = match approval {
                 Some(id) => id,
                 None => match decide::only_open_approval(inner, &contact, conversation).await? {
                     Ok(id) => id,
                     Err(reply) => {
-                        tx.reply(&asker, reply);
+                        refused(&mut tx, "no single open approval for the sender", reply);
                         return inner.apply(&tx.effects).await;
                     }
                 },
