@@ -14,6 +14,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 mod error;
+pub mod net;
 pub mod outbox;
 pub mod pairing;
 pub mod planner;

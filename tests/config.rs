@@ -212,3 +212,43 @@ fn a_purpose_review_needs_the_model_a_sane_period_and_a_reachable_owner() {
         "{err}"
     );
 }
+
+#[test]
+fn security_settings_name_file_and_key() {
+    let err = error_of(
+        "a.toml",
+        "[authorizations.unknown_senders]\npolicy = \"welcome\"\n",
+    );
+    assert!(
+        err.contains("authorizations.unknown_senders.policy"),
+        "{err}"
+    );
+    let err = error_of("b.yaml", "limits:\n  inbound:\n    per_sender: lots\n");
+    assert!(err.contains("limits.inbound.per_sender"), "{err}");
+    let err = error_of("c.json", r#"{"vault": {"passphrase": "no"}}"#);
+    assert!(err.contains("vault.passphrase"), "{err}");
+    let err = error_of(
+        "d.toml",
+        "[planner]\nkind = \"llm\"\n[planner.llm]\nprovider = \"openai\"\nmodel = \"m\"\nbase_url = \"http://models.example.com/v1\"\n",
+    );
+    assert!(err.contains("planner.llm.base_url"), "{err}");
+    assert!(err.contains("use `https`"), "{err}");
+}
+
+#[test]
+fn configuration_given_as_text_loads_like_a_file() {
+    let text = std::fs::read_to_string(fixture("same.yaml")).unwrap();
+    let from_text = load(&[ConfigSource::Text {
+        format: "yaml".into(),
+        text,
+    }])
+    .unwrap();
+    let from_file = load(&[ConfigSource::File(fixture("same.yaml"))]).unwrap();
+    assert_eq!(from_text, from_file);
+    let err = load(&[ConfigSource::Text {
+        format: "ini".into(),
+        text: String::new(),
+    }])
+    .unwrap_err();
+    assert!(err.to_string().contains("`ini`"), "{err}");
+}

@@ -26,6 +26,14 @@ pub enum ConfigSource {
     /// `OPENMOG_*` environment variables; `__` separates nested keys
     /// (`OPENMOG_LIMITS__MAX_CONCURRENT_STEPS=8`).
     Env,
+    /// Text in the format its extension-like `format` names (`toml`, `yaml`, `json`): for
+    /// configuration that is not in a file (tests, fuzzing, an embedding application).
+    Text {
+        /// `toml`, `yaml` or `json`.
+        format: String,
+        /// The configuration.
+        text: String,
+    },
 }
 
 /// Loads and validates configuration from `sources`, later sources overriding earlier ones.
@@ -37,6 +45,11 @@ pub fn load(sources: &[ConfigSource]) -> Result<Config> {
                 FileFormat::Toml => figment.merge(Toml::file_exact(path)),
                 FileFormat::Yaml => figment.merge(Yaml::file_exact(path)),
                 FileFormat::Json => figment.merge(Json::file_exact(path)),
+            },
+            ConfigSource::Text { format, text } => match format_named(format)? {
+                FileFormat::Toml => figment.merge(Toml::string(text)),
+                FileFormat::Yaml => figment.merge(Yaml::string(text)),
+                FileFormat::Json => figment.merge(Json::string(text)),
             },
             ConfigSource::Env => figment.merge(env_provider()),
         };
@@ -59,18 +72,22 @@ fn format_of(path: &Path) -> Result<FileFormat> {
         path: path.to_owned(),
         reason,
     })?;
-    match path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("toml") => Ok(FileFormat::Toml),
-        Some("yaml" | "yml") => Ok(FileFormat::Yaml),
-        Some("json") => Ok(FileFormat::Json),
-        _ => Err(Error::Config(format!(
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    format_named(extension).map_err(|_| {
+        Error::Config(format!(
             "{}: unknown format (use a .toml, .yaml, .yml or .json file)",
             path.display()
+        ))
+    })
+}
+
+fn format_named(name: &str) -> Result<FileFormat> {
+    match name.to_ascii_lowercase().as_str() {
+        "toml" => Ok(FileFormat::Toml),
+        "yaml" | "yml" => Ok(FileFormat::Yaml),
+        "json" => Ok(FileFormat::Json),
+        other => Err(Error::Config(format!(
+            "unknown configuration format `{other}` (toml, yaml or json)"
         ))),
     }
 }

@@ -187,13 +187,14 @@ impl McpServerConfig {
 
     fn url_problems(&self, url: &str, found: &mut Vec<(&'static str, String)>) {
         match reqwest::Url::parse(url) {
-            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {
+                if let Err(reason) = crate::net::require_tls(url) {
+                    found.push(("url", reason));
+                }
+            }
             Ok(parsed) => found.push((
                 "url",
-                format!(
-                    "scheme `{}` is not allowed (use http or https)",
-                    parsed.scheme()
-                ),
+                format!("scheme `{}` is not allowed (use https)", parsed.scheme()),
             )),
             Err(e) => found.push(("url", format!("not a valid URL: {e}"))),
         }

@@ -207,13 +207,9 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
                 );
             }
             if let Some(url) = &llm.base_url
-                && !(url.starts_with("http://") || url.starts_with("https://"))
+                && let Err(reason) = crate::net::require_tls(url)
             {
-                problems.add(
-                    "planner.llm.base_url",
-                    "planner.llm.base_url",
-                    format!("`{url}` is not an http(s) URL"),
-                );
+                problems.add("planner.llm.base_url", "planner.llm.base_url", reason);
             }
             if llm.max_tries == 0 {
                 problems.add(

@@ -83,11 +83,11 @@ impl DiscordSettings {
             });
         }
         if let Some(url) = &raw.api_url
-            && !(url.starts_with("http://") || url.starts_with("https://"))
+            && let Err(reason) = openmog::net::require_tls(url)
         {
             return Err(Error::Config {
                 key: key("api_url"),
-                reason: format!("`{url}` is not an http(s) URL"),
+                reason,
             });
         }
         Ok(DiscordSettings {

@@ -110,10 +110,10 @@ impl TelegramSettings {
         let raw: Raw = channel_settings(name, settings)?;
         let token = secret_setting(raw.token, raw.token_env.as_deref(), &key("token"))?;
         check_token(token.expose_secret(), &key("token"))?;
-        if !(raw.api_url.starts_with("http://") || raw.api_url.starts_with("https://")) {
+        if let Err(reason) = openmog::net::require_tls(&raw.api_url) {
             return Err(Error::Config {
                 key: key("api_url"),
-                reason: format!("`{}` is not an http(s) URL", raw.api_url),
+                reason,
             });
         }
         let webhook = match (raw.mode, raw.webhook) {

@@ -194,6 +194,7 @@ fn allowed_url(
             "host `{host}` is not on the allowlist"
         )));
     }
+    crate::net::require_tls(url.as_str()).map_err(SkillError::Refused)?;
     Ok((url, host))
 }
 
