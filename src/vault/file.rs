@@ -65,11 +65,16 @@ pub(super) fn read(path: &Path, key: &VaultKey) -> Result<BTreeMap<String, Secre
     reader
         .read_to_end(&mut plaintext)
         .map_err(|err| cannot(err.to_string()))?;
-    let parsed: BTreeMap<String, String> = serde_json::from_slice(&plaintext)
-        .map_err(|_| cannot("the decrypted content is not a vault".to_owned()))?;
-    Ok(parsed
+    let parsed: Result<BTreeMap<String, String>> = serde_json::from_slice(&plaintext)
+        .map_err(|_| cannot("the decrypted content is not a vault".to_owned()));
+    zeroize::Zeroize::zeroize(&mut plaintext);
+    Ok(parsed?
         .into_iter()
-        .map(|(name, value)| (name, SecretString::from(value)))
+        .map(|(name, mut value)| {
+            let secret = SecretString::from(value.as_str());
+            zeroize::Zeroize::zeroize(&mut value);
+            (name, secret)
+        })
         .collect())
 }
 
