@@ -92,6 +92,14 @@ pub trait Channel: Send + Sync + 'static {
     async fn working(&self, _conversation: &ConversationRef) -> Result<(), SendError> {
         Ok(())
     }
+
+    /// Whether every instance sharing a store may run this channel's receive loop at once
+    /// (a webhook behind a load balancer: the inbox drops an event id it already has).
+    /// Default: no, one instance at a time holds the connection, by lease (one long poller
+    /// per bot token, one gateway session, one IMAP watcher).
+    fn receives_everywhere(&self) -> bool {
+        false
+    }
 }
 
 /// The pacing buckets one conversation belongs to.
@@ -135,6 +143,10 @@ impl<C: Channel + ?Sized> Channel for Arc<C> {
 
     async fn working(&self, conversation: &ConversationRef) -> Result<(), SendError> {
         (**self).working(conversation).await
+    }
+
+    fn receives_everywhere(&self) -> bool {
+        (**self).receives_everywhere()
     }
 }
 

@@ -191,4 +191,8 @@ impl<C: Channel> Channel for Paced<C> {
         self.wait_channel().await;
         self.inner.working(conversation).await
     }
+
+    fn receives_everywhere(&self) -> bool {
+        self.inner.receives_everywhere()
+    }
 }

@@ -418,17 +418,27 @@ impl Pacing {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `sqlite://PATH` (created if missing) or `memory:` (lost on exit).
+    /// `sqlite://PATH` (created if missing), `postgres://USER@HOST/DB` (shared by several
+    /// instances) or `memory:` (lost on exit).
     #[serde(default = "default_store_url")]
     pub url: String,
+    /// On a shared store: how long a lease on a channel connection or the inbox lasts
+    /// unrenewed, so how soon another instance takes over from one that died.
+    #[serde(default = "default_lease")]
+    pub lease: ConfigDuration,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             url: default_store_url(),
+            lease: default_lease(),
         }
     }
+}
+
+fn default_lease() -> ConfigDuration {
+    ConfigDuration::secs(10)
 }
 
 fn default_store_url() -> String {

@@ -181,11 +181,14 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
     }
 
     let url = &config.store.url;
-    if !(url.starts_with("sqlite:") || url == "memory:") {
+    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if !(url.starts_with("sqlite:") || url == "memory:" || postgres) {
+        // Only the scheme is shown: a database URL may carry a password.
+        let scheme = url.split(':').next().unwrap_or_default();
         problems.add(
             "store.url",
             "store.url",
-            format!("`{url}`: use sqlite://PATH or memory:"),
+            format!("`{scheme}:…`: use sqlite://PATH, postgres://USER@HOST/DB or memory:"),
         );
     }
 

@@ -12,6 +12,7 @@ mod gate;
 mod inbound;
 #[cfg(feature = "mcp")]
 mod learn;
+mod lease;
 mod message;
 mod open;
 mod progress;
@@ -323,31 +324,74 @@ impl Engine {
         let mut workers = JoinSet::new();
         let mut senders = JoinSet::new();
         for (name, channel) in self.inner.channels.iter() {
-            let sink = self.sink(name);
             let receiver = Arc::clone(channel);
-            let token = intake.clone();
-            let name = name.clone();
-            receivers.spawn(async move {
-                if let Err(err) = receiver.receive(sink, token).await {
-                    tracing::error!(channel = %name, error = %err, "receive loop ended");
+            let sink = self.sink(name);
+            let channel_name = name.clone();
+            let receive = move |token: CancellationToken| {
+                let (receiver, sink, name) =
+                    (Arc::clone(&receiver), sink.clone(), channel_name.clone());
+                async move {
+                    if let Err(err) = receiver.receive(sink, token).await {
+                        tracing::error!(channel = %name, error = %err, "receive loop ended");
+                    }
                 }
-            });
-            let sender = OutboxSender::new(
-                Arc::clone(channel),
-                Arc::clone(&self.inner.store),
-                Arc::clone(&self.inner.clock),
-                Arc::clone(&self.inner.outbox_wake),
-                self.inner.retry,
-                self.inner.poll,
-            );
-            senders.spawn(sender.run(sending.clone()));
+            };
+            if channel.receives_everywhere() {
+                receivers.spawn(receive(intake.clone()));
+            } else {
+                receivers.spawn(lease::hold(
+                    Arc::clone(&self.inner),
+                    format!("channel:{name}:receive"),
+                    intake.clone(),
+                    receive,
+                ));
+            }
+            let (inner, channel) = (Arc::clone(&self.inner), Arc::clone(channel));
+            let send = move |token: CancellationToken| {
+                OutboxSender::new(
+                    Arc::clone(&channel),
+                    Arc::clone(&inner.store),
+                    Arc::clone(&inner.clock),
+                    Arc::clone(&inner.outbox_wake),
+                    inner.retry,
+                    inner.poll,
+                )
+                .run(token)
+            };
+            // One sender per channel across instances: the platform's limits are one
+            // budget, so they are paced in one place.
+            senders.spawn(lease::hold(
+                Arc::clone(&self.inner),
+                format!("channel:{name}:send"),
+                sending.clone(),
+                send,
+            ));
         }
-        workers.spawn(inbound::run(Arc::clone(&self.inner), intake.clone()));
+        let inner = Arc::clone(&self.inner);
+        workers.spawn(lease::hold(
+            Arc::clone(&self.inner),
+            "inbox".to_owned(),
+            intake.clone(),
+            move |token| inbound::run(Arc::clone(&inner), token),
+        ));
         workers.spawn(executor::run(Arc::clone(&self.inner), intake.clone()));
         workers.spawn(sweep::run(Arc::clone(&self.inner), intake.clone()));
         workers.spawn(timers::run(Arc::clone(&self.inner), intake.clone()));
         if let Some(review) = self.inner.config.planner.review.clone() {
-            workers.spawn(review::run(Arc::clone(&self.inner), review, intake.clone()));
+            let inner = Arc::clone(&self.inner);
+            workers.spawn(lease::hold(
+                Arc::clone(&self.inner),
+                "review".to_owned(),
+                intake.clone(),
+                move |token| review::run(Arc::clone(&inner), review.clone(), token),
+            ));
+        }
+        if let Some(wakeups) = self.inner.store.wakeups() {
+            workers.spawn(forward_wakeups(
+                Arc::clone(&self.inner),
+                wakeups,
+                intake.clone(),
+            ));
         }
         RunningEngine {
             inner: Arc::clone(&self.inner),
@@ -437,6 +481,29 @@ impl RunningEngine {
     /// input closed).
     pub async fn channels_closed(&mut self) {
         while self.receivers.join_next().await.is_some() {}
+    }
+}
+
+/// Wakes every loop of this engine when another process sharing the store changed
+/// something (the loops then look at the store again).
+async fn forward_wakeups(
+    inner: Arc<Inner>,
+    mut wakeups: tokio::sync::broadcast::Receiver<()>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            received = wakeups.recv() => {
+                if let Err(tokio::sync::broadcast::error::RecvError::Closed) = received {
+                    return;
+                }
+                // Lagged or not, one wake-up makes every loop look again.
+                inner.inbox_wake.notify_waiters();
+                inner.work_wake.notify_waiters();
+                inner.outbox_wake.notify_waiters();
+            }
+            () = stop.cancelled() => return,
+        }
     }
 }
 

@@ -52,6 +52,8 @@ struct State {
     notes: Vec<Note>,
     /// Timers, by id.
     timers: BTreeMap<String, Timer>,
+    /// Leases, by name: (owner, until).
+    leases: BTreeMap<String, (String, Timestamp)>,
 }
 
 #[derive(Debug)]
@@ -476,5 +478,37 @@ impl Store for MemoryStore {
         let state = self.lock();
         let start = state.audit.partition_point(|record| record.seq < from);
         Ok(state.audit[start..].iter().take(limit).cloned().collect())
+    }
+
+    async fn lease_acquire(
+        &self,
+        name: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool> {
+        let mut state = self.lock();
+        let free = state
+            .leases
+            .get(name)
+            .is_none_or(|(holder, ends)| holder == owner || *ends <= now);
+        if free {
+            state
+                .leases
+                .insert(name.to_owned(), (owner.to_owned(), until));
+        }
+        Ok(free)
+    }
+
+    async fn lease_release(&self, name: &str, owner: &str) -> Result<()> {
+        let mut state = self.lock();
+        if state
+            .leases
+            .get(name)
+            .is_some_and(|(holder, _)| holder == owner)
+        {
+            state.leases.remove(name);
+        }
+        Ok(())
     }
 }

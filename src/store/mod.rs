@@ -6,6 +6,7 @@
 
 pub mod conformance;
 mod memory;
+mod postgres;
 mod sqlite;
 
 use async_trait::async_trait;
@@ -19,6 +20,7 @@ use crate::domain::{
 };
 
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// What a mutation also writes, in the same transaction.
@@ -225,6 +227,48 @@ pub trait Store: Send + Sync + 'static {
 
     /// The audit chain from sequence number `from` on, in order.
     async fn audit_records(&self, from: u64, limit: usize) -> Result<Vec<AuditRecord>>;
+
+    /// Takes the lease `name` for `owner` until `until`, or renews it: only if it is free,
+    /// ended at or before `now`, or already `owner`'s. True if `owner` holds it now.
+    async fn lease_acquire(
+        &self,
+        name: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool>;
+
+    /// Gives up the lease `name` if `owner` holds it.
+    async fn lease_release(&self, name: &str, owner: &str) -> Result<()>;
+
+    /// Wake-ups when another process changed something (Postgres `NOTIFY`); `None` for a
+    /// store only this process uses. A wake-up carries nothing: look again.
+    fn wakeups(&self) -> Option<tokio::sync::broadcast::Receiver<()>> {
+        None
+    }
+
+    /// Whether several processes may share this store at once, so channels must be held
+    /// by lease (one process at a time connects each).
+    fn is_shared(&self) -> bool {
+        false
+    }
+}
+
+/// A plan state from its stored name.
+fn parse_plan_state(name: &str) -> Result<crate::domain::PlanState> {
+    use crate::domain::PlanState;
+    const ALL: [PlanState; 7] = [
+        PlanState::Active,
+        PlanState::Parked,
+        PlanState::Succeeded,
+        PlanState::Failed,
+        PlanState::Denied,
+        PlanState::Cancelled,
+        PlanState::Rejected,
+    ];
+    ALL.into_iter()
+        .find(|state| state.as_str() == name)
+        .ok_or_else(|| crate::Error::Corrupt(format!("unknown plan state `{name}`")))
 }
 
 /// The revision a plan is stored at when saved over `expected` (1 for a new plan).
@@ -240,10 +284,14 @@ fn next_revision(plan: &PlanRecord, expected: Option<u64>) -> Result<u64> {
 /// A shared store.
 pub type SharedStore = std::sync::Arc<dyn Store>;
 
-/// Opens the store a configuration URL names: `sqlite://PATH` or `memory:`.
+/// Opens the store a configuration URL names: `sqlite://PATH`, `postgres://...` or
+/// `memory:`.
 pub async fn open(url: &str) -> Result<SharedStore> {
     if url == "memory:" {
         return Ok(std::sync::Arc::new(MemoryStore::new()));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(std::sync::Arc::new(PostgresStore::open(url).await?));
     }
     if let Some(path) = url
         .strip_prefix("sqlite://")

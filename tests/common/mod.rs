@@ -5,6 +5,7 @@
 pub mod fake_llm;
 #[cfg(feature = "llm")]
 pub mod llm;
+pub mod postgres;
 pub mod rendezvous;
 
 use std::collections::BTreeMap;

@@ -275,6 +275,12 @@ impl Channel for TelegramChannel {
         }
     }
 
+    /// With a webhook, every instance behind the load balancer serves it (the inbox drops
+    /// an `update_id` it already has); long polling is one poller per token.
+    fn receives_everywhere(&self) -> bool {
+        self.settings.mode == Mode::Webhook
+    }
+
     /// Sends within `request_timeout`, however the client behaves: teloxide waits ten
     /// seconds after any 5xx before it even reports it.
     async fn send(&self, message: &Outbound) -> Result<SentRef, SendError> {

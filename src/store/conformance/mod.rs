@@ -62,6 +62,72 @@ pub async fn run_all(store: &dyn Store) {
     channel_state_round_trips(store).await;
     notes_are_kept_once_and_found_by_words(store).await;
     timers_fire_once_in_order(store).await;
+    leases_are_exclusive_until_they_end(store).await;
+}
+
+/// A lease has one holder at a time: others are refused until it ends or is released; the
+/// holder renews it.
+pub async fn leases_are_exclusive_until_they_end(store: &dyn Store) {
+    let name = format!("channel:{}", fresh_channel());
+    let t = |ms: i64| Timestamp(1_000_000 + ms);
+    assert!(
+        store
+            .lease_acquire(&name, "a", t(0), t(100))
+            .await
+            .expect("acquire"),
+        "a free lease is taken"
+    );
+    assert!(
+        !store
+            .lease_acquire(&name, "b", t(50), t(150))
+            .await
+            .expect("acquire"),
+        "a held lease is refused to another"
+    );
+    assert!(
+        store
+            .lease_acquire(&name, "a", t(60), t(200))
+            .await
+            .expect("renew"),
+        "the holder renews"
+    );
+    assert!(
+        !store
+            .lease_acquire(&name, "b", t(150), t(250))
+            .await
+            .expect("acquire"),
+        "a renewed lease lasts to its new end"
+    );
+    assert!(
+        store
+            .lease_acquire(&name, "b", t(200), t(300))
+            .await
+            .expect("take over"),
+        "an ended lease is taken over"
+    );
+    assert!(
+        !store
+            .lease_acquire(&name, "a", t(210), t(310))
+            .await
+            .expect("acquire"),
+        "the former holder cannot renew what it lost"
+    );
+    store.lease_release(&name, "a").await.expect("release");
+    assert!(
+        !store
+            .lease_acquire(&name, "c", t(220), t(320))
+            .await
+            .expect("acquire"),
+        "only the holder's release frees it"
+    );
+    store.lease_release(&name, "b").await.expect("release");
+    assert!(
+        store
+            .lease_acquire(&name, "c", t(220), t(320))
+            .await
+            .expect("acquire"),
+        "a released lease is free at once"
+    );
 }
 
 /// A channel's state reads back what was last set, per channel and key.

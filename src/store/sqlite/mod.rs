@@ -20,7 +20,7 @@ use crate::audit::{AuditEvent, AuditRecord};
 use crate::clock::{Clock, SystemClock, Timestamp};
 use crate::domain::{
     ApprovalId, ConversationRef, Inbound, InboxId, Note, Outbound, OutboxId, PlanId, PlanRecord,
-    PlanState, SentRef, StepKey, Timer,
+    SentRef, StepKey, Timer,
 };
 use crate::{Error, Result};
 
@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("sqlite_schema.sql")),
     (2, include_str!("sqlite_channel_state.sql")),
     (3, include_str!("sqlite_memory.sql")),
+    (4, include_str!("sqlite_leases.sql")),
 ];
 
 /// Connections in the pool (SQLite serialises writers anyway; readers run alongside in WAL).
@@ -169,22 +170,6 @@ fn decode_json<T: DeserializeOwned>(what: &str, text: &str) -> Result<T> {
 /// Encodes a value for a JSON column.
 fn encode_json<T: serde::Serialize>(what: &str, value: &T) -> Result<String> {
     serde_json::to_string(value).map_err(|err| Error::Store(format!("cannot encode {what}: {err}")))
-}
-
-/// A plan state from its stored name.
-fn parse_plan_state(name: &str) -> Result<PlanState> {
-    const ALL: [PlanState; 7] = [
-        PlanState::Active,
-        PlanState::Parked,
-        PlanState::Succeeded,
-        PlanState::Failed,
-        PlanState::Denied,
-        PlanState::Cancelled,
-        PlanState::Rejected,
-    ];
-    ALL.into_iter()
-        .find(|state| state.as_str() == name)
-        .ok_or_else(|| Error::Corrupt(format!("unknown plan state `{name}`")))
 }
 
 fn inbox_item(row: &SqliteRow) -> Result<InboxItem> {
@@ -495,7 +480,7 @@ impl Store for SqliteStore {
                 Ok(PlanSummary {
                     id: PlanId(row.try_get("id")?),
                     title: row.try_get("title")?,
-                    state: parse_plan_state(&state)?,
+                    state: super::parse_plan_state(&state)?,
                     conversation: ConversationRef::new(channel, conversation),
                     updated_at: Timestamp(row.try_get("updated_at")?),
                 })
@@ -694,6 +679,37 @@ impl Store for SqliteStore {
             .fetch_one(&self.pool)
             .await?;
         from_i64(row.try_get("depth")?, "outbox depth")
+    }
+
+    async fn lease_acquire(
+        &self,
+        name: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool> {
+        let row = sqlx::query(
+            "INSERT INTO leases (name, owner, until) VALUES (?, ?, ?)
+             ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
+             WHERE leases.owner = excluded.owner OR leases.until <= ?
+             RETURNING owner",
+        )
+        .bind(name)
+        .bind(owner)
+        .bind(until.0)
+        .bind(now.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn lease_release(&self, name: &str, owner: &str) -> Result<()> {
+        sqlx::query("DELETE FROM leases WHERE name = ? AND owner = ?")
+            .bind(name)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn audit_records(&self, from: u64, limit: usize) -> Result<Vec<AuditRecord>> {
