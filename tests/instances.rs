@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{CONV, Counter, config};
 use openmog::channel::{MemoryChannel, MemoryChannelHandle};
-use openmog::clock::ManualClock;
+use openmog::clock::{Clock, ManualClock, SystemClock};
 use openmog::domain::{ApprovalId, DecisionScope, OutboundBody, Verdict};
 use openmog::engine::{Engine, RunningEngine};
 use openmog::skills::SkillRegistry;
@@ -58,7 +58,11 @@ title = "Job ${n}"
 steps = [{ key = "act", skill = "effect", args = { label = "job ${n}" } }]
 "#;
 
+/// The lease on the test channel's receive loop.
+const RECEIVE: &str = "channel:test:receive";
+
 struct Instance {
+    name: String,
     engine: Engine,
     running: Option<RunningEngine>,
 }
@@ -83,7 +87,11 @@ async fn start(
         .await
         .expect("engine builds");
     let running = Some(engine.start());
-    Instance { engine, running }
+    Instance {
+        name: name.to_owned(),
+        engine,
+        running,
+    }
 }
 
 /// Every approval request delivered so far, by approval id.
@@ -143,6 +151,7 @@ async fn scenario(stores: Vec<SharedStore>, fresh: SharedStore) {
     .await;
 
     let asked = approvals(&chat);
+    let mut killed = None;
     for (i, approval) in asked.iter().enumerate() {
         chat.press(
             CONV,
@@ -154,17 +163,26 @@ async fn scenario(stores: Vec<SharedStore>, fresh: SharedStore) {
         if i == PLANS / 5 {
             // Kill the instance that holds the channel, mid-run: no shutdown, its leases
             // (channel, inbox, running steps) are left to expire.
-            let holder = instances
-                .iter()
-                .position(|i| i.running.is_some())
-                .expect("one is running");
+            let holder = match store
+                .lease_holder(RECEIVE, SystemClock.now())
+                .await
+                .unwrap()
+            {
+                Some(holder) => instances
+                    .iter()
+                    .position(|i| i.name == holder)
+                    .expect("the holder is one of ours"),
+                None => 0, // An unshared store takes no leases.
+            };
             let victim = instances.remove(holder);
+            let victim_name = victim.name.clone();
             drop(victim.running);
             drop(victim.engine);
             // The steps it was running are reclaimable once their leases end (the engine's
             // clock); its channel and inbox leases end by the system clock, in 3 s.
             clock.advance(Duration::from_secs(60));
             instances.push(start(fresh.clone(), &chat, &counter, &clock, "replacement").await);
+            killed = Some(victim_name);
         }
     }
     let outcome = tokio::time::timeout(Duration::from_secs(240), async {
@@ -192,6 +210,15 @@ async fn scenario(stores: Vec<SharedStore>, fresh: SharedStore) {
             "not every plan succeeded: {states:#?}; inbox pending {inbox}; outbox {}",
             store.outbox_depth().await.unwrap()
         );
+    }
+
+    // The channel is held by a survivor (on a shared store).
+    if let Some(holder) = store
+        .lease_holder(RECEIVE, SystemClock.now())
+        .await
+        .unwrap()
+    {
+        assert_ne!(Some(holder), killed, "the channel lease failed over");
     }
 
     // Every step's side effect was recorded once: fenced completions.

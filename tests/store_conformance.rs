@@ -68,6 +68,31 @@ async fn postgres_audit_appends_from_many_writers_form_one_chain() {
 }
 
 #[tokio::test]
+async fn postgres_wakes_other_instances_when_work_arrives() {
+    let Some(options) = common::postgres::fresh_schema().await else {
+        return;
+    };
+    let a = openmog::store::PostgresStore::open_with(options.clone())
+        .await
+        .unwrap();
+    let b = openmog::store::PostgresStore::open_with(options)
+        .await
+        .unwrap();
+    let mut wakeups = a.wakeups().expect("Postgres has wake-ups");
+    // The first wake-up says "listening; look once".
+    tokio::time::timeout(std::time::Duration::from_secs(10), wakeups.recv())
+        .await
+        .expect("listening")
+        .unwrap();
+    let event = conformance::sample_inbound(&conformance::fresh_channel(), "e-1");
+    b.inbox_put(&event, SystemClock.now()).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), wakeups.recv())
+        .await
+        .expect("a NOTIFY from the other instance wakes this one")
+        .unwrap();
+}
+
+#[tokio::test]
 async fn sqlite_survives_reopen() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("openmog.db");

@@ -295,13 +295,21 @@ impl Channel for MemoryChannel {
             let ready = self.shared.inbound_ready.notified();
             tokio::pin!(ready);
             ready.as_mut().enable();
-            let next = self.shared.inbound.lock().expect("lock").pop_front();
+            // Like a platform's update offset: an event leaves the queue only once it is
+            // stored, so a receiver killed mid-delivery leaves it for the next one (whose
+            // delivery the inbox drops if the first one's got through).
+            let next = self.shared.inbound.lock().expect("lock").front().cloned();
             match next {
                 Some(event) => {
                     if let Err(err) = sink.deliver(event.clone()).await {
-                        // Put it back: nothing said is dropped.
-                        self.shared.inbound.lock().expect("lock").push_front(event);
                         return Err(ReceiveError(err.to_string()));
+                    }
+                    let mut queue = self.shared.inbound.lock().expect("lock");
+                    if queue
+                        .front()
+                        .is_some_and(|front| front.event_id == event.event_id)
+                    {
+                        queue.pop_front();
                     }
                 }
                 None => tokio::select! {

@@ -500,6 +500,15 @@ impl Store for MemoryStore {
         Ok(free)
     }
 
+    async fn lease_holder(&self, name: &str, now: Timestamp) -> Result<Option<String>> {
+        Ok(self
+            .lock()
+            .leases
+            .get(name)
+            .filter(|(_, until)| *until > now)
+            .map(|(holder, _)| holder.clone()))
+    }
+
     async fn lease_release(&self, name: &str, owner: &str) -> Result<()> {
         let mut state = self.lock();
         if state

@@ -241,6 +241,9 @@ pub trait Store: Send + Sync + 'static {
     /// Gives up the lease `name` if `owner` holds it.
     async fn lease_release(&self, name: &str, owner: &str) -> Result<()>;
 
+    /// Who holds the lease `name` at `now`, if anyone.
+    async fn lease_holder(&self, name: &str, now: Timestamp) -> Result<Option<String>>;
+
     /// Wake-ups when another process changed something (Postgres `NOTIFY`); `None` for a
     /// store only this process uses. A wake-up carries nothing: look again.
     fn wakeups(&self) -> Option<tokio::sync::broadcast::Receiver<()>> {

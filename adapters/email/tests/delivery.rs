@@ -168,6 +168,21 @@ impl Store for Stalling {
     async fn audit_records(&self, from: u64, limit: usize) -> openmog::Result<Vec<AuditRecord>> {
         self.inner.audit_records(from, limit).await
     }
+    async fn lease_acquire(
+        &self,
+        name: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> openmog::Result<bool> {
+        self.inner.lease_acquire(name, owner, now, until).await
+    }
+    async fn lease_release(&self, name: &str, owner: &str) -> openmog::Result<()> {
+        self.inner.lease_release(name, owner).await
+    }
+    async fn lease_holder(&self, name: &str, now: Timestamp) -> openmog::Result<Option<String>> {
+        self.inner.lease_holder(name, now).await
+    }
 }
 
 async fn sqlite(dir: &std::path::Path) -> SharedStore {

@@ -703,6 +703,15 @@ impl Store for SqliteStore {
         Ok(row.is_some())
     }
 
+    async fn lease_holder(&self, name: &str, now: Timestamp) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT owner FROM leases WHERE name = ? AND until > ?")
+            .bind(name)
+            .bind(now.0)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| row.get("owner")))
+    }
+
     async fn lease_release(&self, name: &str, owner: &str) -> Result<()> {
         sqlx::query("DELETE FROM leases WHERE name = ? AND owner = ?")
             .bind(name)
