@@ -68,8 +68,9 @@ async fn answers_to_an_unknown_sender_are_rate_limited_but_every_message_is_audi
     h.stop().await;
 }
 
-#[tokio::test]
-async fn pairing_binds_an_account_to_a_contact_once_an_owner_confirms_the_code() {
+/// An engine whose unknown senders get pairing codes valid for ten minutes, on a clock
+/// the test moves.
+async fn pairing_harness() -> (Harness, openmog::config::Config, ManualClock) {
     let clock = ManualClock::new();
     let cfg = config(&format!(
         "{CONFIG}\n[authorizations.unknown_senders]\npolicy = \"pair\"\npairing_ttl = \"10m\""
@@ -80,6 +81,12 @@ async fn pairing_binds_an_account_to_a_contact_once_an_owner_confirms_the_code()
         Some(Arc::new(clock.clone())),
     )
     .await;
+    (h, cfg, clock)
+}
+
+#[tokio::test]
+async fn pairing_binds_an_account_to_a_contact_once_an_owner_confirms_the_code() {
+    let (h, cfg, clock) = pairing_harness().await;
     h.say("u-carol-phone", "deploy api");
     let offer = h.expect("Your pairing code is").await;
     let text = offer.message.body.plain_text();
@@ -144,16 +151,7 @@ async fn pairing_binds_an_account_to_a_contact_once_an_owner_confirms_the_code()
 
 #[tokio::test]
 async fn a_pairing_code_expires() {
-    let clock = ManualClock::new();
-    let cfg = config(&format!(
-        "{CONFIG}\n[authorizations.unknown_senders]\npolicy = \"pair\"\npairing_ttl = \"10m\""
-    ));
-    let h = Harness::start(
-        cfg.clone(),
-        Arc::new(MemoryStore::new()),
-        Some(Arc::new(clock.clone())),
-    )
-    .await;
+    let (h, cfg, clock) = pairing_harness().await;
     h.say("u-stranger", "hi");
     let text = h
         .expect("Your pairing code is")

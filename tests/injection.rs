@@ -12,11 +12,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use common::{CONV, Counter, Harness, config};
-use openmog::channel::MemoryChannel;
+use common::{CONV, Harness, config};
 use openmog::config::{HttpSkillConfig, ShellSkillConfig};
 use openmog::domain::{ApprovalState, DecisionScope, Inbound, InboundKind, Sender, Verdict};
-use openmog::engine::Engine;
 use openmog::skills::{Echo, HttpGet, Shell, SkillRegistry};
 use openmog::store::MemoryStore;
 
@@ -98,7 +96,6 @@ async fn hostile_page(marker: &std::path::Path) -> String {
 
 async fn start() -> Harness {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let (channel, chat) = MemoryChannel::new("test");
     let mut skills = SkillRegistry::new();
     skills.register(Echo);
     skills.register(
@@ -109,21 +106,7 @@ async fn start() -> Harness {
         .unwrap(),
     );
     skills.register(Shell::new(&ShellSkillConfig::default()));
-    let engine = Engine::builder(config(CONFIG))
-        .store(Arc::new(MemoryStore::new()))
-        .skills(skills)
-        .channel(channel)
-        .poll_interval(Duration::from_millis(20))
-        .build()
-        .await
-        .unwrap();
-    let running = Some(engine.start());
-    Harness {
-        engine,
-        running,
-        chat,
-        counter: Counter::default(),
-    }
+    Harness::start_with_skills(config(CONFIG), Arc::new(MemoryStore::new()), skills).await
 }
 
 /// `user_id`, calling itself `display_name`, sends `kind`.

@@ -253,6 +253,25 @@ impl Harness {
         Self::launch(config, store, clock, channel, chat, counter, skills).await
     }
 
+    /// Starts with exactly `skills` (the counter stays unused).
+    pub async fn start_with_skills(
+        config: Config,
+        store: SharedStore,
+        skills: SkillRegistry,
+    ) -> Harness {
+        let (channel, chat) = MemoryChannel::new("test");
+        Self::launch(
+            config,
+            store,
+            None,
+            channel,
+            chat,
+            Counter::default(),
+            skills,
+        )
+        .await
+    }
+
     async fn launch(
         config: Config,
         store: SharedStore,
