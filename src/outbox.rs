@@ -146,9 +146,11 @@ impl OutboxSender {
                         "attempts": item.attempts + 1,
                     }),
                 );
+                crate::metrics::outbound(self.channel.name(), "sent");
                 self.store.outbox_sent(&item.id, &sent, audit, now).await
             }
             Err(SendError::RetryAfter(wait)) => {
+                crate::metrics::outbound(self.channel.name(), "rate_limited");
                 tracing::info!(
                     wait_ms = wait.as_millis() as u64,
                     "outbound rate limited by the platform"
@@ -158,6 +160,7 @@ impl OutboxSender {
                     .await
             }
             Err(SendError::Transient(why)) => {
+                crate::metrics::outbound(self.channel.name(), "retry");
                 let wait = self.retry.delay(item.attempts);
                 tracing::warn!(error = %why, retry_in_ms = wait.as_millis() as u64, "outbound failed; will retry");
                 self.store
@@ -165,6 +168,7 @@ impl OutboxSender {
                     .await
             }
             Err(SendError::Permanent(why)) => {
+                crate::metrics::outbound(self.channel.name(), "failed");
                 tracing::error!(error = %why, "outbound failed permanently");
                 let audit = AuditEvent::new(
                     "outbound.failed",

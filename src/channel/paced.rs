@@ -105,7 +105,7 @@ impl<C: Channel> Paced<C> {
     }
 
     /// Waits until every limiter that applies allows one more message to `conversation`.
-    async fn wait_turn(&self, conversation: &ConversationRef) {
+    async fn wait_turn(&self, conversation: &ConversationRef) -> Duration {
         let scope = self.inner.pace_scope(conversation);
         let mut waited = self.wait_keyed(&self.per_conversation, &scope.chat).await;
         if scope.group
@@ -123,6 +123,7 @@ impl<C: Channel> Paced<C> {
                 "paced"
             );
         }
+        waited
     }
 
     async fn wait_keyed(&self, limiter: &Keyed, key: &String) -> Duration {
@@ -169,7 +170,8 @@ impl<C: Channel> Channel for Paced<C> {
     }
 
     async fn send(&self, message: &Outbound) -> Result<SentRef, SendError> {
-        self.wait_turn(&message.conversation).await;
+        let waited = self.wait_turn(&message.conversation).await;
+        crate::metrics::pacing_wait(self.inner.name(), waited);
         self.inner.send(message).await
     }
 

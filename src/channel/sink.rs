@@ -65,6 +65,7 @@ impl InboundSink {
             .await?
             .is_some();
         if stored {
+            crate::metrics::inbound(&self.channel);
             self.wake.notify_one();
         } else {
             tracing::debug!(channel = %self.channel, event_id = %event.event_id, "duplicate inbound event dropped");

@@ -41,6 +41,40 @@ pub struct Config {
     /// Where the encrypted vault of secrets is, and what unlocks it.
     #[serde(default)]
     pub vault: VaultConfig,
+    /// The operator's endpoints and how `openmog run` stops.
+    #[serde(default)]
+    pub ops: OpsConfig,
+}
+
+/// Health, readiness and metrics over HTTP, and graceful shutdown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpsConfig {
+    /// Where `openmog run` serves `/healthz`, `/readyz` and `/metrics`; empty turns them
+    /// off. Loopback by default: the metrics name channels and skills.
+    #[serde(default = "default_ops_listen")]
+    pub listen: String,
+    /// On SIGTERM or Ctrl-C: how long running steps and the outbox get to finish before
+    /// the process exits (what is left stays in the store for the next start).
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace: ConfigDuration,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        OpsConfig {
+            listen: default_ops_listen(),
+            shutdown_grace: default_shutdown_grace(),
+        }
+    }
+}
+
+fn default_ops_listen() -> String {
+    "127.0.0.1:9464".to_owned()
+}
+
+fn default_shutdown_grace() -> ConfigDuration {
+    ConfigDuration::secs(10)
 }
 
 /// The vault: secrets that settings name as `vault:NAME`.

@@ -180,6 +180,15 @@ pub(super) fn validate(config: &Config, figment: &Figment) -> Result<()> {
         problems.add("limits.max_steps_per_plan", "limits", "must be at least 1");
     }
 
+    let listen = config.ops.listen.trim();
+    if !listen.is_empty() && listen.parse::<std::net::SocketAddr>().is_err() {
+        problems.add(
+            "ops.listen",
+            "ops",
+            format!("`{listen}` is not an address like 127.0.0.1:9464 (empty turns it off)"),
+        );
+    }
+
     let url = &config.store.url;
     let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
     if !(url.starts_with("sqlite:") || url == "memory:" || postgres) {

@@ -267,18 +267,25 @@ async fn run_skill(inner: &Inner, claimed: &Claimed, cancel: &CancellationToken)
     };
     let timeout = inner.config.limits.step_timeout.0;
     let run = skill.run(args.clone(), ctx);
+    let started = tokio::time::Instant::now();
     let result = tokio::select! {
         r = tokio::time::timeout(timeout, run) => r,
         () = cancel.cancelled() => return Outcome::failed("cancelled".to_owned()),
     };
-    match result {
+    let outcome = match result {
         Err(_) => Outcome::failed(format!(
             "timed out after {}",
             crate::config::ConfigDuration(timeout)
         )),
         Ok(Err(err)) => Outcome::failed(err.to_string()),
         Ok(Ok(output)) => Outcome::Succeeded(output),
-    }
+    };
+    let label = match outcome {
+        Outcome::Succeeded(_) => "succeeded",
+        Outcome::Failed { .. } => "failed",
+    };
+    crate::metrics::step(&claimed.skill, label, started.elapsed());
+    outcome
 }
 
 /// The planner's answer to a failed step, its draft validated like any other.

@@ -496,6 +496,7 @@ async fn plan_request(
     let history = recent_plans(inner, conversation, inner.planner.memory()).await?;
     let policy = inner.policy.summary();
     let skills = inner.skills();
+    let asked = tokio::time::Instant::now();
     let mut outcome = inner
         .planner
         .plan(PlanRequest {
@@ -510,6 +511,12 @@ async fn plan_request(
             sub_goal_of: None,
         })
         .await;
+    let answered = match &outcome {
+        Ok(PlanOutcome::Plan(_) | PlanOutcome::Fallback { .. }) => "plan",
+        Ok(PlanOutcome::Reply(_)) => "reply",
+        Err(_) => "error",
+    };
+    crate::metrics::planner(answered, asked.elapsed());
     if let Ok(PlanOutcome::Fallback {
         notice,
         outcome: stand_in,

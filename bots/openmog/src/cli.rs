@@ -20,9 +20,23 @@ pub struct Cli {
     )]
     pub config: Vec<PathBuf>,
 
+    /// Log lines as readable text or as JSON objects (one a line, with span fields).
+    /// `RUST_LOG` picks what is logged.
+    #[arg(long, global = true, env = "OPENMOG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines.
+    Text,
+    /// One JSON object a line.
+    Json,
 }
 
 /// Subcommands.

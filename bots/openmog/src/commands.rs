@@ -1,7 +1,5 @@
 //! What each subcommand does: load, wire, start, print.
 
-use std::time::Duration;
-
 use anyhow::{Context, bail};
 use openmog::audit::{self, Verification};
 use openmog::channel::TerminalChannel;
@@ -13,15 +11,13 @@ use openmog::store;
 use tracing_subscriber::EnvFilter;
 
 use crate::channels;
-use crate::cli::{AuditCommand, Cli, Command, ConfigCommand, ContactsCommand};
+use crate::cli::{AuditCommand, Cli, Command, ConfigCommand, ContactsCommand, LogFormat};
+use crate::ops;
 use crate::vault;
-
-/// How long a stopping engine may take to finish steps and flush the outbox.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let quiet = matches!(cli.command, Command::Chat);
-    init_logging(if quiet { "warn" } else { "info" });
+    init_logging(if quiet { "warn" } else { "info" }, cli.log_format);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let sources: Vec<ConfigSource> = cli
         .config
@@ -222,15 +218,23 @@ async fn contacts(command: ContactsCommand, config: &Config) -> anyhow::Result<(
     Ok(())
 }
 
-fn init_logging(default: &str) {
+fn init_logging(default: &str, format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
 }
 
 async fn chat(mut config: Config) -> anyhow::Result<()> {
+    let config_grace = config.ops.shutdown_grace.0;
     // `chat` is the terminal, whatever else is configured.
     config.channels.retain(|_, c| c.kind == "terminal");
     let engine = Engine::builder(config)
@@ -243,7 +247,7 @@ async fn chat(mut config: Config) -> anyhow::Result<()> {
         () = running.channels_closed() => {}
         () = stop_requested() => {}
     }
-    running.shutdown(SHUTDOWN_GRACE).await;
+    running.shutdown(config_grace).await;
     Ok(())
 }
 
@@ -252,14 +256,18 @@ async fn serve(config: Config, origin: &str) -> anyhow::Result<()> {
     let engine = channels::wire(Engine::builder(config.clone()), &config, origin, &store)?
         .build()
         .await?;
+    let ops = ops::start(&config.ops, &store).await?;
     tracing::info!(
         channels = config.channels.values().filter(|c| c.enabled).count(),
         "openmog running"
     );
     let running = engine.start();
     stop_requested().await;
-    tracing::info!("stopping");
-    running.shutdown(SHUTDOWN_GRACE).await;
+    let grace = config.ops.shutdown_grace.0;
+    tracing::info!(grace_ms = grace.as_millis() as u64, "stopping");
+    running.shutdown(grace).await;
+    ops.stop().await;
+    tracing::info!("stopped");
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 mod channels;
 mod cli;
 mod commands;
+mod ops;
 mod vault;
 
 use clap::Parser;

@@ -4,9 +4,9 @@
 //! then every log line, error, Debug rendering and audit record is searched for the
 //! secrets. None may appear.
 
-use std::io::Write;
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use openmog_discord::fake::{BOT_ID, DcUser, FakeDiscord, GENERAL, Place};
@@ -60,6 +60,9 @@ decision = "auto"
 [store]
 url = "sqlite://state/openmog.db"
 
+[ops]
+listen = "127.0.0.1:0"
+
 [channels.telegram]
 kind = "telegram"
 pacing = {{ per_conversation = "100/s", per_channel = "100/s" }}
@@ -84,29 +87,16 @@ steps = [
     )
 }
 
-/// Runs `openmog` to completion in `dir`, feeding `stdin`; returns stdout and stderr.
 fn openmog(dir: &Path, args: &[&str], stdin: &str) -> (bool, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_openmog"))
-        .current_dir(dir)
-        .args(["--config", "bot.toml"])
-        .args(args)
-        .env("OPENMOG_VAULT_PASSPHRASE", PASSPHRASE)
-        .env("RUST_LOG", "trace")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
+    common::openmog(
+        dir,
+        args,
+        stdin,
+        &[
+            ("OPENMOG_VAULT_PASSPHRASE", PASSPHRASE),
+            ("RUST_LOG", "trace"),
+        ],
+    )
 }
 
 fn assert_clean(what: &str, text: &str) {
@@ -121,23 +111,6 @@ fn assert_clean(what: &str, text: &str) {
                 .join("\n")
         );
     }
-}
-
-/// Stops the bot as a service manager would (SIGTERM where there is one).
-fn stop(mut child: Child) -> String {
-    #[cfg(unix)]
-    {
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    let _ = child.kill();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,17 +142,15 @@ async fn no_secret_reaches_logs_errors_debug_output_or_the_audit_log() {
         openmog_discord::fake::Fault::ServerError(500),
     );
 
-    let log = tempfile::NamedTempFile::new().unwrap();
-    let bot = Command::new(env!("CARGO_BIN_EXE_openmog"))
-        .current_dir(dir.path())
-        .args(["--config", "bot.toml", "run"])
-        .env("OPENMOG_VAULT_PASSPHRASE", PASSPHRASE)
-        .env("RUST_LOG", "trace")
-        .stdin(Stdio::null())
-        .stdout(log.reopen().unwrap())
-        .stderr(log.reopen().unwrap())
-        .spawn()
-        .unwrap();
+    let log = dir.path().join("run.log");
+    let mut bot = common::run(
+        dir.path(),
+        &log,
+        &[
+            ("OPENMOG_VAULT_PASSPHRASE", PASSPHRASE),
+            ("RUST_LOG", "trace"),
+        ],
+    );
 
     // Telegram: Alice asks in her private chat, Bob taps Approve.
     let alice_tg = TgUser::new(ALICE_TG, "Alice");
@@ -246,8 +217,8 @@ async fn no_secret_reaches_logs_errors_debug_output_or_the_audit_log() {
         })
         .await;
 
-    let output = stop(bot);
-    let logs = std::fs::read_to_string(log.path()).unwrap() + &output;
+    common::terminate(&mut bot, Duration::from_secs(20));
+    let logs = std::fs::read_to_string(&log).unwrap();
     assert!(
         logs.lines().count() > 100 && logs.contains("TRACE"),
         "trace logging was on: {} lines",
