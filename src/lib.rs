@@ -22,6 +22,7 @@ pub mod pairing;
 pub mod planner;
 pub mod policy;
 pub mod skills;
+pub mod status;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

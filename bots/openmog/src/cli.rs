@@ -66,6 +66,13 @@ pub enum Command {
     /// Contacts: confirm pairing codes.
     #[command(subcommand)]
     Contacts(ContactsCommand),
+    /// What runs (lease holders on a shared store) and what waits on whom.
+    Status,
+    /// Print a shell completion script (e.g. `openmog completions bash > /etc/bash_completion.d/openmog`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `openmog config ...`

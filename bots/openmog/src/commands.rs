@@ -67,6 +67,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Vault(command) => vault::run(command, &load()?.vault),
         Command::Contacts(command) => contacts(command, &load()?).await,
+        Command::Status => status(&load()?).await,
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            clap_complete::generate(shell, &mut command, "openmog", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Plans { all } => {
             let store = store::open(&load()?.store.url).await?;
             let plans = store.plans(!all, 100).await?;
@@ -195,6 +202,48 @@ fn parse_since(text: &str) -> anyhow::Result<Timestamp> {
     })?;
     let midnight = date.and_hms_opt(0, 0, 0).expect("midnight exists");
     Ok(Timestamp(midnight.and_utc().timestamp_millis()))
+}
+
+async fn status(config: &Config) -> anyhow::Result<()> {
+    let store = store::open(&config.store.url).await?;
+    let status = openmog::status::read(store.as_ref(), config, SystemClock.now()).await?;
+    println!(
+        "{} open plan(s), {} message(s) waiting to be sent",
+        status.open_plans, status.outbox
+    );
+    for lease in &status.leases {
+        println!(
+            "lease\t{}\t{}",
+            lease.name,
+            lease.holder.as_deref().unwrap_or("(nobody)")
+        );
+    }
+    if status.waiting.is_empty() {
+        println!("nothing waits for a decision");
+    }
+    for w in &status.waiting {
+        println!(
+            "waiting\t{}\t{}\t{}\ton {}\tfor {}\t{}",
+            w.approval,
+            w.state,
+            w.step,
+            w.approvers.join(", "),
+            human(w.waited),
+            w.title
+        );
+    }
+    Ok(())
+}
+
+/// A wait as a person says it: `45s`, `12m 5s`, `2h 3m`, `3d 4h`.
+fn human(waited: std::time::Duration) -> String {
+    let s = waited.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+    }
 }
 
 async fn contacts(command: ContactsCommand, config: &Config) -> anyhow::Result<()> {

@@ -26,6 +26,11 @@ addresses = {{ telegram = "{ALICE}" }}
 chat = ["role:member"]
 
 [[authorizations.rules]]
+skill = "memory.remember"
+decision = "approve"
+approvers = ["alice"]
+
+[[authorizations.rules]]
 skill = "*"
 decision = "auto"
 
@@ -46,6 +51,12 @@ name = "hello"
 pattern = 'hello'
 title = "Hello"
 steps = [{{ key = "say", skill = "echo", args = {{ text = "hi" }} }}]
+
+[[planner.rules]]
+name = "remember"
+pattern = 'remember (?P<what>.+)'
+title = "Remember"
+steps = [{{ key = "note", skill = "memory.remember", args = {{ text = "${{what}}" }} }}]
 
 [[planner.rules]]
 name = "slow"

@@ -1,6 +1,7 @@
-//! `openmog vault ...` as an operator uses it, and `vault:NAME` settings resolved from it:
-//! values go in on standard input, never appear in errors, and a missing or locked secret
-//! is reported with its file and key.
+//! The operator's commands around the engine: `openmog vault ...` and `vault:NAME` settings
+//! (values go in on standard input, never appear in errors; a missing or locked secret is
+//! reported with its file and key), `audit export` and `verify --against`, `contacts pair`,
+//! `status` and `completions`.
 
 use std::io::Write;
 use std::path::Path;
@@ -237,5 +238,28 @@ fn pairing_an_unknown_code_or_contact_fails_clearly() {
         !nobody.ok && nobody.stderr.contains("contact `zed`"),
         "{}",
         nobody.stderr
+    );
+}
+
+#[test]
+fn status_and_completions() {
+    let dir = workdir("[store]\nurl = \"sqlite://state/openmog.db\"\n");
+    let status = openmog(dir.path(), &["status"], None, None);
+    assert!(status.ok, "{}", status.stderr);
+    assert!(
+        status.stdout.contains("0 open plan(s)"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status.stdout.contains("nothing waits for a decision"),
+        "{}",
+        status.stdout
+    );
+    let bash = openmog(dir.path(), &["completions", "bash"], None, None);
+    assert!(
+        bash.ok && bash.stdout.contains("_openmog()"),
+        "{}",
+        bash.stderr
     );
 }
