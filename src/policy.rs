@@ -60,6 +60,20 @@ impl Directory {
         })
     }
 
+    /// The display names (or ids, where a contact has no name) of the contacts
+    /// `principal` matches.
+    pub fn member_names(&self, principal: &str) -> Vec<String> {
+        self.members(&[principal.to_owned()])
+            .map(|c| {
+                if c.name.is_empty() {
+                    c.id.clone()
+                } else {
+                    c.name.clone()
+                }
+            })
+            .collect()
+    }
+
     /// Contacts that are among `principals`.
     pub fn members<'a>(
         &'a self,

@@ -74,16 +74,7 @@ pub async fn read(store: &dyn Store, config: &Config, now: Timestamp) -> Result<
                 .approvers
                 .iter()
                 .flat_map(|principal| {
-                    let names: Vec<String> = directory
-                        .members(std::slice::from_ref(principal))
-                        .map(|c| {
-                            if c.name.is_empty() {
-                                c.id.clone()
-                            } else {
-                                c.name.clone()
-                            }
-                        })
-                        .collect();
+                    let names = directory.member_names(principal);
                     if names.is_empty() {
                         vec![principal.clone()]
                     } else {
@@ -102,7 +93,7 @@ pub async fn read(store: &dyn Store, config: &Config, now: Timestamp) -> Result<
             });
         }
     }
-    waiting.sort_by(|a, b| b.waited.cmp(&a.waited));
+    waiting.sort_by_key(|w| std::cmp::Reverse(w.waited));
     Ok(Status {
         leases,
         open_plans: store.plans(true, 100_000).await?.len(),

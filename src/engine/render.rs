@@ -102,19 +102,7 @@ pub(super) fn approver_names(principals: &[String], directory: &Directory) -> St
     principals
         .iter()
         .map(|p| match p.strip_prefix("role:") {
-            Some(_) => {
-                let names: Vec<String> = directory
-                    .members(std::slice::from_ref(p))
-                    .map(|c| {
-                        if c.name.is_empty() {
-                            c.id.clone()
-                        } else {
-                            c.name.clone()
-                        }
-                    })
-                    .collect();
-                format!("{p} ({})", names.join(", "))
-            }
+            Some(_) => format!("{p} ({})", directory.member_names(p).join(", ")),
             None => directory.display_name(&crate::domain::ContactId(p.clone())),
         })
         .collect::<Vec<_>>()

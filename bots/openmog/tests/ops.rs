@@ -107,8 +107,16 @@ async fn said(telegram: &FakeTelegram, needle: &str) {
         .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metrics_move_when_a_request_is_handled() {
+/// `openmog run` on SQLite with the fake Telegram, serving its endpoints.
+struct Running {
+    telegram: FakeTelegram,
+    dir: tempfile::TempDir,
+    port: u16,
+    log: std::path::PathBuf,
+    bot: std::process::Child,
+}
+
+async fn start_on_sqlite() -> Running {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let telegram = FakeTelegram::start(TOKEN).await;
     let dir = tempfile::tempdir().unwrap();
@@ -119,8 +127,26 @@ async fn metrics_move_when_a_request_is_handled() {
     )
     .unwrap();
     let log = dir.path().join("run.log");
-    let mut bot = common::run(dir.path(), &log, &[("RUST_LOG", "info")]);
+    let bot = common::run(dir.path(), &log, &[("RUST_LOG", "info")]);
     until_up(port, &log).await;
+    Running {
+        telegram,
+        dir,
+        port,
+        log,
+        bot,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_move_when_a_request_is_handled() {
+    let Running {
+        telegram,
+        dir,
+        port,
+        log: _,
+        mut bot,
+    } = start_on_sqlite().await;
     assert_eq!(get(port, "/readyz").await.unwrap().0, 200);
 
     let (_, before) = get(port, "/metrics").await.unwrap();
@@ -173,24 +199,41 @@ async fn metrics_move_when_a_request_is_handled() {
         sample(&after, "openmog_open_approvals", &[]) == Some(0.0),
         "{after}"
     );
+
+    // A plan that waits for Alice: the gauge and `openmog status` say so.
+    telegram.user_says(
+        ChatRef::private(ALICE),
+        &TgUser::new(ALICE, "Alice"),
+        "remember milk",
+    );
+    said(&telegram, "Approval needed").await;
+    let (_, waiting) = get(port, "/metrics").await.unwrap();
+    assert_eq!(
+        sample(&waiting, "openmog_open_approvals", &[]),
+        Some(1.0),
+        "{waiting}"
+    );
+    let (ok, status) = common::openmog(dir.path(), &["status"], "", &[]);
+    assert!(ok, "{status}");
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("waiting\t") && l.contains("on Alice") && l.contains("/note")),
+        "{status}"
+    );
     assert!(common::terminate(&mut bot, Duration::from_secs(20)));
     telegram.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_plan_finishes_the_step_flushes_the_outbox_and_leaves_nothing() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let telegram = FakeTelegram::start(TOKEN).await;
-    let dir = tempfile::tempdir().unwrap();
-    let port = common::free_port();
-    std::fs::write(
-        dir.path().join("bot.toml"),
-        config(&telegram, port, "sqlite://state/openmog.db"),
-    )
-    .unwrap();
-    let log = dir.path().join("run.log");
-    let mut bot = common::run(dir.path(), &log, &[("RUST_LOG", "info")]);
-    until_up(port, &log).await;
+    let Running {
+        telegram,
+        dir,
+        port,
+        log,
+        mut bot,
+    } = start_on_sqlite().await;
 
     telegram.user_says(
         ChatRef::private(ALICE),
