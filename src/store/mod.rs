@@ -7,6 +7,7 @@
 pub mod conformance;
 mod memory;
 mod postgres;
+mod sql;
 mod sqlite;
 
 use async_trait::async_trait;

@@ -10,10 +10,10 @@ mod wakeups;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::de::DeserializeOwned;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 
+use super::sql::{decode_json, encode_json, from_i64, sql_limit, to_i64};
 use super::{Effects, InboxItem, OutboxItem, PlanSummary, RunnableStep, SaveOutcome, Store};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::clock::{Clock, SystemClock, Timestamp};
@@ -145,26 +145,6 @@ async fn migrate(pool: &PgPool) -> Result<()> {
     }
     tx.commit().await?;
     Ok(())
-}
-
-fn to_i64(value: u64, what: &str) -> Result<i64> {
-    i64::try_from(value).map_err(|_| Error::Store(format!("{what} out of range: {value}")))
-}
-
-fn from_i64<T: TryFrom<i64>>(value: i64, what: &str) -> Result<T> {
-    T::try_from(value).map_err(|_| Error::Corrupt(format!("{what} out of range: {value}")))
-}
-
-fn sql_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
-}
-
-fn decode_json<T: DeserializeOwned>(what: &str, text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|err| Error::Corrupt(format!("{what}: {err}")))
-}
-
-fn encode_json<T: serde::Serialize>(what: &str, value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|err| Error::Store(format!("cannot encode {what}: {err}")))
 }
 
 fn inbox_item(row: &PgRow) -> Result<InboxItem> {

@@ -2,10 +2,10 @@
 
 use sqlx::{Row, SqlitePool};
 
-use super::{decode_json, encode_json};
 use crate::Result;
 use crate::clock::Timestamp;
 use crate::domain::{ContactId, Note, PlanId, Timer};
+use crate::store::sql::{decode_json, encode_json, escape_like};
 
 pub(super) async fn note_put(pool: &SqlitePool, note: &Note) -> Result<()> {
     sqlx::query(
@@ -52,12 +52,6 @@ pub(super) async fn notes_search(
             created_at: Timestamp(row.get("created_at")),
         })
         .collect())
-}
-
-fn escape_like(word: &str) -> String {
-    word.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }
 
 pub(super) async fn timer_put(pool: &SqlitePool, timer: &Timer) -> Result<()> {

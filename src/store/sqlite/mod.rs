@@ -8,13 +8,13 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::de::DeserializeOwned;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
 use sqlx::{Row, SqlitePool};
 
+use super::sql::{decode_json, encode_json, from_i64, sql_limit, to_i64};
 use super::{Effects, InboxItem, OutboxItem, PlanSummary, RunnableStep, SaveOutcome, Store};
 use crate::audit::{AuditEvent, AuditRecord};
 use crate::clock::{Clock, SystemClock, Timestamp};
@@ -145,31 +145,6 @@ async fn migrate(pool: &SqlitePool) -> Result<()> {
     }
     tx.commit().await?;
     Ok(())
-}
-
-/// A count or sequence number as SQLite stores it.
-fn to_i64(value: u64, what: &str) -> Result<i64> {
-    i64::try_from(value).map_err(|_| Error::Store(format!("{what} out of range: {value}")))
-}
-
-/// A stored integer that must fit an unsigned field.
-fn from_i64<T: TryFrom<i64>>(value: i64, what: &str) -> Result<T> {
-    T::try_from(value).map_err(|_| Error::Corrupt(format!("{what} out of range: {value}")))
-}
-
-/// A `LIMIT` value.
-fn sql_limit(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
-}
-
-/// Decodes a stored JSON column.
-fn decode_json<T: DeserializeOwned>(what: &str, text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|err| Error::Corrupt(format!("{what}: {err}")))
-}
-
-/// Encodes a value for a JSON column.
-fn encode_json<T: serde::Serialize>(what: &str, value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|err| Error::Store(format!("cannot encode {what}: {err}")))
 }
 
 fn inbox_item(row: &SqliteRow) -> Result<InboxItem> {
