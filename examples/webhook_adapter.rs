@@ -64,9 +64,11 @@ impl Channel for InHouseChat {
 
     async fn receive(
         &self,
-        _sink: InboundSink,
+        sink: InboundSink,
         shutdown: CancellationToken,
     ) -> Result<(), ReceiveError> {
+        // Nothing to connect to: the webhook route is served as soon as the app is.
+        sink.connected();
         shutdown.cancelled().await;
         Ok(())
     }
@@ -181,6 +183,7 @@ async fn main() -> anyhow::Result<()> {
         .with_state(engine.sink("inhouse"))
         .merge(openmog::ops::router(
             store,
+            engine.links().clone(),
             Arc::new(openmog::clock::SystemClock),
             Arc::new(|| "# no metrics exporter in this example\n".to_owned()),
         ));

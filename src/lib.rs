@@ -11,6 +11,7 @@ pub mod audit;
 pub mod channel;
 pub mod clock;
 pub mod config;
+pub mod doctor;
 pub mod domain;
 pub mod engine;
 mod error;

@@ -23,6 +23,8 @@ pub const STEP_QUEUE: &str = "openmog_step_queue_depth";
 pub const STEP_DURATION: &str = "openmog_step_duration_seconds";
 /// How long the planner took to answer a request, by `outcome` (`plan`, `reply`, `error`).
 pub const PLANNER_LATENCY: &str = "openmog_planner_latency_seconds";
+/// Whether a channel is connected to its platform (1) or not (0), by `channel`.
+pub const CHANNEL_CONNECTED: &str = "openmog_channel_connected";
 /// How long a store round trip took when probed.
 pub const STORE_LATENCY: &str = "openmog_store_latency_seconds";
 

@@ -1,5 +1,5 @@
 //! The operator's HTTP endpoints: `/healthz` (the process answers), `/readyz` (the store
-//! answers in time) and `/metrics` (whatever the installed exporter renders, after the
+//! answers in time and every channel is connected, or held by another instance) and `/metrics` (whatever the installed exporter renders, after the
 //! gauges read from the store are brought up to date). The binary binds the listener and
 //! installs the exporter; the library only routes.
 
@@ -12,6 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+use crate::channel::Links;
 use crate::clock::SharedClock;
 use crate::store::SharedStore;
 
@@ -26,28 +27,38 @@ pub type RenderMetrics = Arc<dyn Fn() -> String + Send + Sync>;
 #[derive(Clone)]
 struct Ops {
     store: SharedStore,
+    links: Links,
     clock: SharedClock,
     render: RenderMetrics,
 }
 
-/// The routes, over `store` (probed for readiness and read for gauges), with `render`
-/// producing the `/metrics` body.
-pub fn router(store: SharedStore, clock: SharedClock, render: RenderMetrics) -> Router {
+/// The routes, over `store` (probed for readiness and read for gauges) and the engine's
+/// channel `links` (see [`crate::engine::Engine::links`]), with `render` producing the
+/// `/metrics` body.
+pub fn router(
+    store: SharedStore,
+    links: Links,
+    clock: SharedClock,
+    render: RenderMetrics,
+) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .with_state(Ops {
             store,
+            links,
             clock,
             render,
         })
 }
 
-/// Ready when the store answers within [`STORE_PROBE_TIMEOUT`]; the body says why not.
+/// Ready when the store answers within [`STORE_PROBE_TIMEOUT`] and every channel is
+/// connected or on standby; the body says why not.
 async fn ready(State(ops): State<Ops>) -> impl IntoResponse {
-    match probe(&ops.store).await {
-        Ok(_) => (StatusCode::OK, "ready\n".to_owned()),
+    let store = probe(&ops.store).await.map(|_| ());
+    match store.and_then(|()| ops.links.readiness()) {
+        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
         Err(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("not ready: {why}\n"),

@@ -2,7 +2,8 @@
 //! platform (via a [`Peer`] that plays the person on the other side) and checks what the
 //! core relies on: events arrive once, with the sender's platform id; a restarted receive
 //! loop does not deliver again what it already delivered; sends show up, however long up to
-//! the advertised limit; buttons become decisions bound to whoever pressed; edits replace.
+//! the advertised limit; buttons become decisions bound to whoever pressed; edits replace;
+//! the platform takes the credentials (`probe`) and the receive loop says it is connected.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::{Channel, InboundSink};
+use super::{Channel, InboundSink, Link, Links};
 use crate::clock::SystemClock;
 use crate::domain::{
     ApprovalId, ApprovalPrompt, ConversationRef, Inbound, InboundKind, Outbound, OutboundBody,
@@ -43,6 +44,7 @@ pub trait Peer: Send + Sync {
 /// would; `peer` drives the platform behind it.
 pub async fn run_all<C: Channel>(channel: impl Fn() -> C, peer: &dyn Peer) {
     let first = channel();
+    probes_and_reports_connected(&first).await;
     receives_once_across_restarts(&first, &channel(), peer).await;
     sends_show_up(&first, peer).await;
     approval_requests_and_presses(&first, peer).await;
@@ -51,6 +53,40 @@ pub async fn run_all<C: Channel>(channel: impl Fn() -> C, peer: &dyn Peer) {
         .working(&peer.conversation())
         .await
         .expect("Channel::working failed");
+}
+
+/// The probe passes against the platform, and once receiving, the adapter reports itself
+/// connected (what `/readyz` waits for).
+pub async fn probes_and_reports_connected(channel: &dyn Channel) {
+    if let Err(failure) = channel.probe().await {
+        panic!("the probe failed: {failure} (fix: {})", failure.hint);
+    }
+    let links = Links::new();
+    let sink = InboundSink::new(
+        channel.name(),
+        Arc::new(MemoryStore::new()),
+        Arc::new(SystemClock),
+        Arc::new(Notify::new()),
+    )
+    .reporting_to(links.clone());
+    let shutdown = CancellationToken::new();
+    let watch = async {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let link = links.snapshot().remove(channel.name());
+            if link == Some(Link::Connected) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not reported connected within {PATIENCE:?}; last report: {link:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        shutdown.cancel();
+    };
+    let (received, ()) = tokio::join!(channel.receive(sink, shutdown.clone()), watch);
+    received.expect("the receive loop failed");
 }
 
 /// A message arrives once, from the peer's user id, in the peer's conversation; a new

@@ -291,6 +291,7 @@ impl Channel for MemoryChannel {
         sink: InboundSink,
         shutdown: CancellationToken,
     ) -> Result<(), ReceiveError> {
+        sink.connected();
         loop {
             let ready = self.shared.inbound_ready.notified();
             tokio::pin!(ready);

@@ -9,6 +9,7 @@
 mod chunk;
 pub mod conformance;
 pub mod decisions;
+mod link;
 mod memory;
 pub(crate) mod paced;
 mod sink;
@@ -24,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::domain::{Capabilities, ConversationRef, Outbound, SentRef};
 
 pub use chunk::{message_units, split_message, split_message_by};
+pub use link::{Link, Links};
 pub use memory::{Delivered, MemoryChannel, MemoryChannelHandle};
 pub use paced::{Paced, TokioClock};
 pub use sink::InboundSink;
@@ -42,6 +44,27 @@ pub enum SendError {
     /// A failure that will not pass (chat not found, bot blocked, invalid request).
     #[error("permanent failure: {0}")]
     Permanent(String),
+}
+
+/// What a channel's self-check ([`Channel::probe`]) found wrong, and what to do about it.
+/// Neither part may hold a secret.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{problem}")]
+pub struct ProbeFailure {
+    /// What is wrong, e.g. "the bot token was refused (401 Unauthorized)".
+    pub problem: String,
+    /// What the operator can do about it, e.g. where to get a new token.
+    pub hint: String,
+}
+
+impl ProbeFailure {
+    /// A failure and its fix.
+    pub fn new(problem: impl Into<String>, hint: impl Into<String>) -> Self {
+        ProbeFailure {
+            problem: problem.into(),
+            hint: hint.into(),
+        }
+    }
 }
 
 /// A receive loop that ended.
@@ -91,6 +114,13 @@ pub trait Channel: Send + Sync + 'static {
     /// Called every few seconds while a step of a plan from that conversation runs.
     async fn working(&self, _conversation: &ConversationRef) -> Result<(), SendError> {
         Ok(())
+    }
+
+    /// Checks, once and without receiving or sending anything, that the platform is
+    /// reachable and takes this channel's credentials (`openmog doctor`). Returns what it
+    /// found, e.g. the bot's name. Default: nothing to check.
+    async fn probe(&self) -> Result<String, ProbeFailure> {
+        Ok("nothing to check".to_owned())
     }
 
     /// Whether every instance sharing a store may run this channel's receive loop at once
@@ -143,6 +173,10 @@ impl<C: Channel + ?Sized> Channel for Arc<C> {
 
     async fn working(&self, conversation: &ConversationRef) -> Result<(), SendError> {
         (**self).working(conversation).await
+    }
+
+    async fn probe(&self) -> Result<String, ProbeFailure> {
+        (**self).probe().await
     }
 
     fn receives_everywhere(&self) -> bool {

@@ -194,6 +194,10 @@ impl<C: Channel> Channel for Paced<C> {
         self.inner.working(conversation).await
     }
 
+    async fn probe(&self) -> Result<String, super::ProbeFailure> {
+        self.inner.probe().await
+    }
+
     fn receives_everywhere(&self) -> bool {
         self.inner.receives_everywhere()
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::link::{Link, Links};
 use crate::clock::SharedClock;
 use crate::domain::Inbound;
 use crate::store::SharedStore;
@@ -19,6 +20,7 @@ pub struct InboundSink {
     store: SharedStore,
     clock: SharedClock,
     wake: Arc<Notify>,
+    links: Links,
 }
 
 impl std::fmt::Debug for InboundSink {
@@ -42,7 +44,27 @@ impl InboundSink {
             store,
             clock,
             wake,
+            links: Links::new(),
         }
+    }
+
+    /// Reports connection changes to `links` (the engine's board) instead of a private one.
+    pub fn reporting_to(mut self, links: Links) -> Self {
+        self.links = links;
+        self
+    }
+
+    /// Tells the engine this channel is connected to its platform (its first poll answered,
+    /// its session is ready, its login succeeded). Until an adapter says so, the channel
+    /// counts as connecting and `/readyz` answers not ready.
+    pub fn connected(&self) {
+        self.links.set(&self.channel, Link::Connected);
+    }
+
+    /// Tells the engine this channel lost its connection, or cannot make one, and why (no
+    /// secret in `why`). Say [`Self::connected`] again once it is back.
+    pub fn disconnected(&self, why: impl Into<String>) {
+        self.links.set(&self.channel, Link::Down(why.into()));
     }
 
     /// The channel this sink belongs to.

@@ -67,6 +67,7 @@ impl Channel for TerminalChannel {
         let Some(mut input) = self.input.lock().await.take() else {
             return Err(ReceiveError("the terminal is already being read".into()));
         };
+        sink.connected();
         let user = std::env::var("USER").unwrap_or_else(|_| "you".to_owned());
         let mut number = 0u64;
         loop {

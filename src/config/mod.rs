@@ -8,6 +8,7 @@ mod settings;
 mod skills_files;
 mod skills_mcp;
 mod skills_ws;
+pub mod starter;
 mod types;
 mod validate;
 

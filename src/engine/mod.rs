@@ -32,7 +32,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::channel::{InboundSink, Paced, SharedChannel};
+use crate::channel::{InboundSink, Link, Links, Paced, SharedChannel};
 use crate::clock::{SharedClock, SystemClock, Timestamp};
 use crate::config::{Config, Pacing};
 use crate::domain::{ApprovalId, PlanId, PlanRecord};
@@ -208,6 +208,7 @@ impl EngineBuilder {
                 inbox_wake: Arc::new(Notify::new()),
                 work_wake: Arc::new(Notify::new()),
                 outbox_wake: Arc::new(Notify::new()),
+                links: Links::new(),
                 running: std::sync::Mutex::new(BTreeMap::new()),
                 #[cfg(feature = "mcp")]
                 mcp: std::sync::Mutex::new(mcp),
@@ -269,6 +270,8 @@ pub(crate) struct Inner {
     inbox_wake: Arc<Notify>,
     work_wake: Arc<Notify>,
     outbox_wake: Arc<Notify>,
+    /// Whether each channel is connected, for readiness.
+    links: Links,
     /// Cancellation of steps running in this process, so `cancel` stops them.
     running: std::sync::Mutex<BTreeMap<(PlanId, String), CancellationToken>>,
     /// The MCP servers whose tools are skills (configured, and learned): kept while the
@@ -312,6 +315,12 @@ impl Engine {
             Arc::clone(&self.inner.clock),
             Arc::clone(&self.inner.inbox_wake),
         )
+        .reporting_to(self.inner.links.clone())
+    }
+
+    /// Whether each channel is connected (for readiness probes and status).
+    pub fn links(&self) -> &Links {
+        &self.inner.links
     }
 
     /// Starts the receive loops, the inbox processor, the executor, the expiry sweeper and
@@ -327,15 +336,35 @@ impl Engine {
             let receiver = Arc::clone(channel);
             let sink = self.sink(name);
             let channel_name = name.clone();
+            let (links, shutdown) = (self.inner.links.clone(), intake.clone());
             let receive = move |token: CancellationToken| {
                 let (receiver, sink, name) =
                     (Arc::clone(&receiver), sink.clone(), channel_name.clone());
+                let (links, shutdown) = (links.clone(), shutdown.clone());
                 async move {
-                    if let Err(err) = receiver.receive(sink, token).await {
-                        tracing::error!(channel = %name, error = %err, "receive loop ended");
-                    }
+                    links.set(&name, Link::Connecting);
+                    let ended = receiver.receive(sink, token.clone()).await;
+                    let link = match ended {
+                        Err(err) => {
+                            tracing::error!(channel = %name, error = %err, "receive loop ended");
+                            Link::Down(format!("receive loop ended: {err}"))
+                        }
+                        // Cancelled without a shutdown: the lease went to another instance.
+                        Ok(()) if token.is_cancelled() && !shutdown.is_cancelled() => Link::Standby,
+                        Ok(()) => Link::Stopped,
+                    };
+                    links.set(&name, link);
                 }
             };
+            let waits_for_lease = !channel.receives_everywhere() && self.inner.store.is_shared();
+            self.inner.links.set(
+                name,
+                if waits_for_lease {
+                    Link::Standby
+                } else {
+                    Link::Connecting
+                },
+            );
             if channel.receives_everywhere() {
                 receivers.spawn(receive(intake.clone()));
             } else {
@@ -475,6 +504,32 @@ impl RunningEngine {
             }
         }
         // Whatever did not stop in time is aborted when the sets drop.
+    }
+
+    /// Waits, up to `patience`, until nothing is left to do without new input: the inbox
+    /// is handled, no step runs or is due, and the outbox is empty (plans waiting for a
+    /// decision stay waiting). For a conversation whose input ended, e.g. piped into
+    /// `openmog chat`, so its answers are sent before the engine stops.
+    pub async fn settle(&self, patience: Duration) {
+        // Work moves between the inbox, the steps and the outbox in separate
+        // transactions; only a quiet spell of several looks in a row counts as settled.
+        const QUIET_LOOKS: u32 = 5;
+        let deadline = tokio::time::Instant::now() + patience;
+        let mut quiet = 0;
+        while quiet < QUIET_LOOKS && tokio::time::Instant::now() < deadline {
+            quiet = if self.is_idle().await { quiet + 1 } else { 0 };
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn is_idle(&self) -> bool {
+        let inner = &self.inner;
+        let running = inner.running.lock().map_or(1, |r| r.len());
+        let now = inner.clock.now();
+        running == 0
+            && matches!(inner.store.inbox_pending(1).await, Ok(v) if v.is_empty())
+            && matches!(inner.store.runnable_steps(now, 1).await, Ok(v) if v.is_empty())
+            && matches!(inner.store.outbox_depth().await, Ok(0))
     }
 
     /// Resolves when every channel's receive loop has ended on its own (e.g. the terminal's

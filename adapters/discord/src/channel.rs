@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use openmog::channel::{Channel, InboundSink, PaceScope, ReceiveError, SendError};
+use openmog::channel::{Channel, InboundSink, PaceScope, ProbeFailure, ReceiveError, SendError};
 use openmog::domain::{
     Capabilities, ConversationRef, MessageRole, Outbound, OutboundBody, SentRef,
 };
@@ -161,10 +161,13 @@ impl Inner {
                 code,
                 error: SendError::Transient(format!("Discord answered {status}: {message}")),
             },
-            _ => Failure::permanent(
+            _ => Failure {
+                status,
                 code,
-                format!("Discord answered {status} (code {code}): {message}"),
-            ),
+                error: SendError::Permanent(format!(
+                    "Discord answered {status} (code {code}): {message}"
+                )),
+            },
         })
     }
 
@@ -366,6 +369,11 @@ impl Channel for DiscordChannel {
             }
         };
         result.map_err(|failure| failure.error)
+    }
+
+    /// One `GET /users/@me`: reachable, and the token is taken.
+    async fn probe(&self) -> Result<String, ProbeFailure> {
+        crate::probe::probe(&self.inner).await
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -216,12 +216,33 @@ pub fn commands() -> Vec<CreateCommand> {
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         tracing::info!(channel = %self.inner.name, bot = %ready.user.name, "connected to the Discord gateway");
+        self.sink.connected();
         if self.inner.settings.register_commands
             && let Err(err) =
                 serenity::model::application::Command::set_global_commands(&ctx.http, commands())
                     .await
         {
             tracing::warn!(error = %self.inner.redact(&err.to_string()), "could not register slash commands");
+        }
+    }
+
+    async fn resume(&self, _ctx: Context, _resumed: serenity::model::event::ResumedEvent) {
+        self.sink.connected();
+    }
+
+    async fn shard_stage_update(
+        &self,
+        _ctx: Context,
+        update: serenity::gateway::ShardStageUpdateEvent,
+    ) {
+        use serenity::gateway::ConnectionStage;
+        match update.new {
+            ConnectionStage::Connected => self.sink.connected(),
+            ConnectionStage::Disconnected => {
+                self.sink
+                    .disconnected("the gateway session dropped; reconnecting");
+            }
+            _ => {}
         }
     }
 

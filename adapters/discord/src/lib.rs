@@ -15,6 +15,7 @@ mod channel;
 mod error;
 mod gateway;
 mod inbound;
+mod probe;
 mod render;
 mod settings;
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use openmog::channel::{Channel, ChannelState, InboundSink, ReceiveError, SendError};
+use openmog::channel::{Channel, ChannelState, InboundSink, ProbeFailure, ReceiveError, SendError};
 use openmog::domain::{Capabilities, Outbound, SentRef};
 use tokio_util::sync::CancellationToken;
 
@@ -22,12 +22,12 @@ pub struct EmailChannel {
     inner: Arc<Inner>,
 }
 
-struct Inner {
-    name: String,
-    settings: EmailSettings,
-    tls: Tls,
-    smtp: Smtp,
-    state: ChannelState,
+pub(crate) struct Inner {
+    pub(crate) name: String,
+    pub(crate) settings: EmailSettings,
+    pub(crate) tls: Tls,
+    pub(crate) smtp: Smtp,
+    pub(crate) state: ChannelState,
 }
 
 impl std::fmt::Debug for EmailChannel {
@@ -126,6 +126,11 @@ impl Channel for EmailChannel {
         Ok(SentRef {
             message_id: Some(composed.message_id),
         })
+    }
+
+    /// An IMAP login and an SMTP connection with AUTH; nothing read or sent.
+    async fn probe(&self) -> Result<String, ProbeFailure> {
+        crate::probe::probe(&self.inner).await
     }
 
     fn capabilities(&self) -> Capabilities {

@@ -57,6 +57,7 @@ impl Watcher<'_> {
             }
             if let Err(err) = result {
                 tracing::warn!(channel = self.channel, error = %err, retry_in = ?backoff, "IMAP session ended");
+                sink.disconnected(format!("IMAP: {err}"));
             }
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
@@ -79,6 +80,7 @@ impl Watcher<'_> {
             .timed(&select, session.select(&self.settings.mailbox))
             .await?;
         *connected = true;
+        sink.connected();
         let validity = mailbox
             .uid_validity
             .ok_or_else(|| self.error("the server reports no UIDVALIDITY".to_owned()))?;
@@ -124,6 +126,14 @@ impl Watcher<'_> {
                 }
             };
         }
+        Ok(())
+    }
+
+    /// Logs in and out once (`openmog doctor`).
+    pub(crate) async fn check_login(&self) -> Result<(), Error> {
+        let mut session = self.connect().await?;
+        // The login is what was checked; a failed LOGOUT changes nothing.
+        let _ = tokio::time::timeout(self.settings.timeout, session.logout()).await;
         Ok(())
     }
 

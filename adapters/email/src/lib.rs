@@ -23,6 +23,7 @@ mod error;
 mod imap;
 mod inbound;
 mod mail;
+mod probe;
 pub mod reply;
 mod settings;
 mod smtp;

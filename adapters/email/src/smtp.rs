@@ -85,6 +85,26 @@ impl Smtp {
     }
 }
 
+impl Smtp {
+    /// Connects, greets, secures and authenticates as a send would, then quits
+    /// (`openmog doctor`); says what failed.
+    pub(crate) async fn check(&self) -> Result<(), String> {
+        match tokio::time::timeout(self.timeout * 3, self.transport.test_connection()).await {
+            Err(_) => Err(format!(
+                "SMTP {}: no answer within {:?}",
+                self.host,
+                self.timeout * 3
+            )),
+            Ok(Err(err)) => Err(format!("SMTP {}: {err}", self.host)),
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(format!(
+                "SMTP {}: the connection did not answer NOOP",
+                self.host
+            )),
+        }
+    }
+}
+
 /// Each `-----BEGIN CERTIFICATE-----` block of a PEM bundle (lettre takes one at a time).
 fn pem_blocks(pem: &str) -> Vec<String> {
     const END: &str = "-----END CERTIFICATE-----";

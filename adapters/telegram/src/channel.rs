@@ -4,7 +4,7 @@
 //! teloxide's `Throttle`, so one limiter decides.
 
 use async_trait::async_trait;
-use openmog::channel::{Channel, InboundSink, PaceScope, ReceiveError, SendError};
+use openmog::channel::{Channel, InboundSink, PaceScope, ProbeFailure, ReceiveError, SendError};
 use openmog::domain::{Capabilities, ConversationRef, Outbound, OutboundBody, SentRef};
 use secrecy::ExposeSecret;
 use teloxide::prelude::*;
@@ -273,6 +273,11 @@ impl Channel for TelegramChannel {
             Mode::Polling => poll::run(self, sink, shutdown).await,
             Mode::Webhook => webhook::run(self, sink, shutdown).await,
         }
+    }
+
+    /// One `getMe`: reachable, and the token is taken.
+    async fn probe(&self) -> Result<String, ProbeFailure> {
+        crate::probe::probe(self).await
     }
 
     /// With a webhook, every instance behind the load balancer serves it (the inbox drops

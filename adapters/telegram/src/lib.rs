@@ -15,6 +15,7 @@ mod channel;
 mod error;
 mod inbound;
 mod poll;
+mod probe;
 mod render;
 mod settings;
 mod webhook;

@@ -39,9 +39,10 @@ async fn pause(wait: Duration, shutdown: &CancellationToken) -> bool {
     }
 }
 
-/// Asks `getMe` until it answers (or shutdown).
+/// Asks `getMe` until it answers (or shutdown); each failure is reported to `sink`.
 pub(crate) async fn identity(
     channel: &TelegramChannel,
+    sink: &InboundSink,
     shutdown: &CancellationToken,
 ) -> Option<Identity> {
     let mut backoff = Backoff(Backoff::FIRST);
@@ -49,7 +50,9 @@ pub(crate) async fn identity(
         match channel.identity().await {
             Ok(me) => return Some(me.clone()),
             Err(err) => {
-                tracing::warn!(error = %channel.describe(&err), "getMe failed; retrying");
+                let why = channel.describe(&err);
+                tracing::warn!(error = %why, "getMe failed; retrying");
+                sink.disconnected(format!("getMe failed: {why}"));
                 if !pause(backoff.next(), shutdown).await {
                     return None;
                 }
@@ -95,7 +98,7 @@ pub(crate) async fn run(
     sink: InboundSink,
     shutdown: CancellationToken,
 ) -> Result<(), ReceiveError> {
-    let Some(me) = identity(channel, &shutdown).await else {
+    let Some(me) = identity(channel, &sink, &shutdown).await else {
         return Ok(());
     };
     tracing::info!(channel = sink.channel(), bot = %me.username, "polling Telegram for updates");
@@ -118,6 +121,7 @@ pub(crate) async fn run(
         match polled {
             Ok(updates) => {
                 backoff.reset();
+                sink.connected();
                 for update in &updates {
                     if !handle(channel, &me, &sink, update, &shutdown).await {
                         break;
@@ -130,12 +134,14 @@ pub(crate) async fn run(
                 }
             }
             Err(RequestError::RetryAfter(wait)) => {
+                sink.connected();
                 if !pause(wait.duration(), &shutdown).await {
                     break;
                 }
             }
             Err(err) => {
                 let wait = backoff.next();
+                sink.disconnected(format!("getUpdates failed: {}", channel.describe(&err)));
                 match &err {
                     RequestError::Api(ApiError::TerminatedByOtherGetUpdates) => tracing::error!(
                         "another process polls this bot token; only one poller per token works (see docs/adapters/telegram.md)"

@@ -41,7 +41,7 @@ pub(crate) async fn run(
             "webhook mode without webhook settings".to_owned(),
         ));
     };
-    let Some(me) = identity(channel, &shutdown).await else {
+    let Some(me) = identity(channel, &sink, &shutdown).await else {
         return Ok(());
     };
     if let Some(url) = &settings.register_url {
@@ -61,6 +61,7 @@ pub(crate) async fn run(
         .await
         .map_err(|err| ReceiveError(format!("cannot listen on {}: {err}", settings.listen)))?;
     tracing::info!(listen = %settings.listen, path = %settings.path, "serving the Telegram webhook");
+    sink.connected();
 
     // The handler borrows the channel; the server runs inside this call, so the borrow
     // lives long enough. axum wants 'static state, hence the scoped pointer dance is

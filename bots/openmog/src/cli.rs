@@ -42,6 +42,12 @@ pub enum LogFormat {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a working configuration to the `--config` path: asks a few questions (answers
+    /// are read line by line from standard input; flags answer them too).
+    Init(InitArgs),
+    /// Check the configuration, vault, store and each channel's credentials and
+    /// reachability; print a fix for each failure. Exits non-zero if any check failed.
+    Doctor,
     /// Chat with the agent in this terminal (the embedded default: SQLite, rule planner).
     Chat,
     /// Run every enabled channel until interrupted.
@@ -157,4 +163,36 @@ pub enum ContactsCommand {
         /// The platform user id.
         user_id: String,
     },
+}
+
+/// `openmog init`: every question has a flag; `--yes` takes the default for any question a
+/// flag did not answer.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// Ask nothing: flags and defaults only.
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Replace a configuration file that exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Your name, as the bot calls you (default: $USER).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Where state is kept: `sqlite://PATH` or `postgres://...`.
+    #[arg(long, default_value = "sqlite://.openmog/openmog.db")]
+    pub store: String,
+    /// Your numeric Telegram user id: adds a Telegram channel.
+    #[arg(long, value_name = "ID")]
+    pub telegram_user: Option<String>,
+    /// The environment variable holding the Telegram bot token (otherwise the token is
+    /// asked and kept in the vault as `telegram.token`).
+    #[arg(long, value_name = "VAR", requires = "telegram_user")]
+    pub telegram_token_env: Option<String>,
+    /// Your numeric Discord user id: adds a Discord channel.
+    #[arg(long, value_name = "ID")]
+    pub discord_user: Option<String>,
+    /// The environment variable holding the Discord bot token (otherwise the token is
+    /// asked and kept in the vault as `discord.token`).
+    #[arg(long, value_name = "VAR", requires = "discord_user")]
+    pub discord_token_env: Option<String>,
 }

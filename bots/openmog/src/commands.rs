@@ -12,11 +12,16 @@ use tracing_subscriber::EnvFilter;
 
 use crate::channels;
 use crate::cli::{AuditCommand, Cli, Command, ConfigCommand, ContactsCommand, LogFormat};
+use crate::doctor;
+use crate::init;
 use crate::ops;
 use crate::vault;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let quiet = matches!(cli.command, Command::Chat);
+    let quiet = matches!(
+        cli.command,
+        Command::Chat | Command::Init(_) | Command::Doctor
+    );
     init_logging(if quiet { "warn" } else { "info" }, cli.log_format);
     let _ = rustls::crypto::ring::default_provider().install_default();
     let sources: Vec<ConfigSource> = cli
@@ -55,6 +60,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Init(args) => {
+            let path = cli.config.last().context("no --config path to write")?;
+            init::run(args, path)
+        }
+        Command::Doctor => doctor::run(&sources, &origin).await,
         Command::Chat => {
             let config = load()?;
             vault::unlock_if_present(&config.vault)?;
@@ -293,7 +303,13 @@ async fn chat(mut config: Config) -> anyhow::Result<()> {
     println!("openmog chat — type `help` to see what I can do; Ctrl-D to quit.");
     let mut running = engine.start();
     tokio::select! {
-        () = running.channels_closed() => {}
+        () = running.channels_closed() => {
+            // The input ended (Ctrl-D, or a pipe): answer what was said before leaving.
+            tokio::select! {
+                () = running.settle(config_grace) => {}
+                () = stop_requested() => {}
+            }
+        }
         () = stop_requested() => {}
     }
     running.shutdown(config_grace).await;
@@ -305,7 +321,7 @@ async fn serve(config: Config, origin: &str) -> anyhow::Result<()> {
     let engine = channels::wire(Engine::builder(config.clone()), &config, origin, &store)?
         .build()
         .await?;
-    let ops = ops::start(&config.ops, &store).await?;
+    let ops = ops::start(&config.ops, &store, engine.links().clone()).await?;
     tracing::info!(
         channels = config.channels.values().filter(|c| c.enabled).count(),
         "openmog running"

@@ -4,6 +4,8 @@
 mod channels;
 mod cli;
 mod commands;
+mod doctor;
+mod init;
 mod ops;
 mod vault;
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use metrics_exporter_prometheus::PrometheusBuilder;
+use openmog::channel::Links;
 use openmog::clock::SystemClock;
 use openmog::config::OpsConfig;
 use openmog::store::SharedStore;
@@ -16,8 +17,8 @@ pub struct Ops {
     server: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// Installs the recorder and binds `ops.listen`.
-pub async fn start(config: &OpsConfig, store: &SharedStore) -> anyhow::Result<Ops> {
+/// Installs the recorder and binds `ops.listen`; readiness follows `store` and `links`.
+pub async fn start(config: &OpsConfig, store: &SharedStore, links: Links) -> anyhow::Result<Ops> {
     let stop = CancellationToken::new();
     let listen = config.listen.trim();
     if listen.is_empty() {
@@ -31,7 +32,7 @@ pub async fn start(config: &OpsConfig, store: &SharedStore) -> anyhow::Result<Op
         .with_context(|| format!("ops.listen: cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let render: openmog::ops::RenderMetrics = Arc::new(move || handle.render());
-    let router = openmog::ops::router(Arc::clone(store), Arc::new(SystemClock), render);
+    let router = openmog::ops::router(Arc::clone(store), links, Arc::new(SystemClock), render);
     let shutdown = stop.clone();
     let server = tokio::spawn(async move {
         let serving = axum::serve(listener, router)

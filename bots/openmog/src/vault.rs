@@ -13,13 +13,28 @@ use crate::cli::VaultCommand;
 /// Opens the configured vault if its file exists and makes its secrets what `vault:NAME`
 /// settings resolve to. No file, no vault: settings that name one then fail, naming the
 /// key.
-pub fn unlock_if_present(config: &VaultConfig) -> anyhow::Result<()> {
+/// Returns how many secrets it holds, or `None` without a vault file.
+pub fn unlock_if_present(config: &VaultConfig) -> anyhow::Result<Option<usize>> {
     if !config.path.exists() {
-        return Ok(());
+        return Ok(None);
     }
     let vault = Vault::open(&config.path, key(config, false)?)?;
     openmog::vault::install(&vault);
-    tracing::info!(path = %config.path.display(), secrets = vault.names().count(), "vault unlocked");
+    let secrets = vault.names().count();
+    tracing::info!(path = %config.path.display(), secrets, "vault unlocked");
+    Ok(Some(secrets))
+}
+
+/// Keeps `value` as the secret `name`, creating the vault if there is none yet.
+pub fn keep(config: &VaultConfig, name: &str, value: SecretString) -> anyhow::Result<()> {
+    let mut vault = if config.path.exists() {
+        open(config)?
+    } else {
+        let vault = Vault::init(&config.path, key(config, true)?)?;
+        println!("vault created at {}", config.path.display());
+        vault
+    };
+    vault.set(name, value)?;
     Ok(())
 }
 

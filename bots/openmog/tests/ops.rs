@@ -1,7 +1,8 @@
 //! `openmog run` as an operator sees it: `/healthz`, `/readyz` and `/metrics` on the
 //! configured address, counters that move when a request is handled, readiness that
-//! drops when the store goes away, and SIGTERM in the middle of a plan: the step finishes,
-//! the outbox is flushed, and the next start finds nothing left over.
+//! drops when the store goes away or a channel cannot connect, and SIGTERM in the middle of
+//! a plan: the step finishes, the outbox is flushed, leases on a shared store are released,
+//! and the next start finds nothing left over.
 
 mod common;
 
@@ -129,6 +130,7 @@ async fn start_on_sqlite() -> Running {
     let log = dir.path().join("run.log");
     let bot = common::run(dir.path(), &log, &[("RUST_LOG", "info")]);
     until_up(port, &log).await;
+    until_ready(port, &log).await;
     Running {
         telegram,
         dir,
@@ -270,9 +272,9 @@ async fn sigterm_mid_plan_finishes_the_step_flushes_the_outbox_and_leaves_nothin
     telegram.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readiness_drops_when_the_store_goes_away() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+/// A fresh schema on the machine's Postgres (`TEST_POSTGRES_URL`), its store URL and an
+/// admin pool; `None` (a printed skip) without a server outside CI.
+async fn postgres_schema() -> Option<(sqlx::PgPool, String, String)> {
     let base = std::env::var("TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     let Ok(admin) = sqlx::PgPool::connect(&base).await else {
@@ -281,22 +283,124 @@ async fn readiness_drops_when_the_store_goes_away() {
             "no Postgres at {base} (CI=true: a missing server is a failure)"
         );
         eprintln!("SKIPPED: no Postgres at {base}; set TEST_POSTGRES_URL to run this test");
-        return;
+        return None;
     };
     let schema = format!("ops_{}", openmog::domain::new_short_id(10));
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&admin)
         .await
         .unwrap();
-    let telegram = FakeTelegram::start(TOKEN).await;
+    let store = format!("{base}?options[search_path]={schema}");
+    Some((admin, schema, store))
+}
+
+/// Waits until `/readyz` answers 200.
+async fn until_ready(port: u16, log: &Path) {
+    let mut last = None;
+    for _ in 0..200 {
+        match get(port, "/readyz").await {
+            Some((200, _)) => return,
+            other => last = other,
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "never ready; last answer {last:?}:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_waits_for_every_channel_to_connect() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // The platform does not take the bot's token: the channel never connects.
+    let telegram = FakeTelegram::start("626262:AAH-some-other-bot").await;
     let dir = tempfile::tempdir().unwrap();
     let port = common::free_port();
-    let store = format!("{base}?options[search_path]={schema}");
-    std::fs::write(dir.path().join("bot.toml"), config(&telegram, port, &store)).unwrap();
+    std::fs::write(
+        dir.path().join("bot.toml"),
+        config(&telegram, port, "sqlite://state/openmog.db"),
+    )
+    .unwrap();
     let log = dir.path().join("run.log");
     let mut bot = common::run(dir.path(), &log, &[("RUST_LOG", "warn")]);
     until_up(port, &log).await;
-    assert_eq!(get(port, "/readyz").await.unwrap().0, 200);
+    let mut answer = get(port, "/readyz").await.unwrap();
+    for _ in 0..100 {
+        if answer.1.contains("down") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        answer = get(port, "/readyz").await.unwrap();
+    }
+    let (status, body) = answer;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("channel telegram down: getMe failed"),
+        "{body}"
+    );
+    assert!(!body.contains(TOKEN), "{body}");
+    let (_, metrics) = get(port, "/metrics").await.unwrap();
+    assert_eq!(
+        sample(&metrics, "openmog_channel_connected", &["telegram"]),
+        Some(0.0),
+        "{metrics}"
+    );
+    assert!(common::terminate(&mut bot, Duration::from_secs(20)));
+    telegram.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_shared_store_sigterm_releases_every_lease() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some((_admin, _schema, store)) = postgres_schema().await else {
+        return;
+    };
+    let telegram = FakeTelegram::start(TOKEN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    std::fs::write(dir.path().join("bot.toml"), config(&telegram, port, &store)).unwrap();
+    let log = dir.path().join("run.log");
+    let mut bot = common::run(dir.path(), &log, &[("RUST_LOG", "info")]);
+    until_ready(port, &log).await;
+    let (_, metrics) = get(port, "/metrics").await.unwrap();
+    assert_eq!(
+        sample(&metrics, "openmog_channel_connected", &["telegram"]),
+        Some(1.0),
+        "{metrics}"
+    );
+    let held = |status: &str| {
+        status
+            .lines()
+            .filter(|l| l.starts_with("lease\t") && !l.ends_with("(nobody)"))
+            .count()
+    };
+    let (ok, before) = common::openmog(dir.path(), &["status"], "", &[]);
+    assert!(
+        ok && held(&before) >= 3,
+        "receive, send and inbox leases:\n{before}"
+    );
+
+    assert!(common::terminate(&mut bot, Duration::from_secs(20)));
+    let (ok, after) = common::openmog(dir.path(), &["status"], "", &[]);
+    assert!(ok, "{after}");
+    assert_eq!(held(&after), 0, "every lease released on stop:\n{after}");
+    telegram.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_drops_when_the_store_goes_away() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some((admin, schema, store)) = postgres_schema().await else {
+        return;
+    };
+    let telegram = FakeTelegram::start(TOKEN).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port();
+    std::fs::write(dir.path().join("bot.toml"), config(&telegram, port, &store)).unwrap();
+    let log = dir.path().join("run.log");
+    let mut bot = common::run(dir.path(), &log, &[("RUST_LOG", "warn")]);
+    until_ready(port, &log).await;
 
     // The store goes away under the running bot.
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
