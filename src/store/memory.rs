@@ -198,11 +198,14 @@ impl Store for MemoryStore {
         let mut state = self.lock();
         let allowed = match expected_revision {
             None => {
-                !state.plans.contains_key(&plan.id)
-                    && !state
-                        .plans
-                        .values()
-                        .any(|stored| stored.request_id == plan.request_id)
+                let planned = state
+                    .plans
+                    .values()
+                    .any(|stored| stored.request_id == plan.request_id);
+                if !planned && state.plans.contains_key(&plan.id) {
+                    return Err(Error::Store(format!("plan id {} is taken", plan.id)));
+                }
+                !planned
             }
             Some(expected) => state
                 .plans
@@ -212,6 +215,7 @@ impl Store for MemoryStore {
         if !allowed {
             return Ok(SaveOutcome::Conflict);
         }
+        taken_approval_ids(&state.plans, plan)?;
         let mut stored = plan.clone();
         stored.revision = revision;
         state.plans.insert(stored.id.clone(), stored);
@@ -519,5 +523,19 @@ impl Store for MemoryStore {
             state.leases.remove(name);
         }
         Ok(())
+    }
+}
+
+/// Refuses a plan one of whose approval ids another plan has, as the SQL stores' unique
+/// key does.
+fn taken_approval_ids(plans: &BTreeMap<PlanId, PlanRecord>, plan: &PlanRecord) -> Result<()> {
+    let taken = plans
+        .values()
+        .filter(|stored| stored.id != plan.id)
+        .flat_map(|stored| &stored.approvals)
+        .find(|a| plan.approvals.iter().any(|mine| mine.id == a.id));
+    match taken {
+        Some(a) => Err(Error::Store(format!("approval id {} is taken", a.id))),
+        None => Ok(()),
     }
 }

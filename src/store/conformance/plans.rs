@@ -48,6 +48,48 @@ pub async fn save_new_plan_and_duplicate_request(store: &dyn Store) {
         expected,
         "a conflict must leave the stored plan alone"
     );
+
+    // Ids are short and random: another request's plan may draw a taken id. That is an
+    // error (the caller draws again), never a conflict, which would mean "this request
+    // is planned already" and drop the request.
+    let same_id = PlanRecord {
+        id: plan.id.clone(),
+        ..sample_plan(&channel, now)
+    };
+    assert!(
+        store
+            .save_plan(&same_id, None, &Effects::none(), now)
+            .await
+            .is_err(),
+        "a new plan whose id another request's plan has must be an error"
+    );
+    let mut same_approval = sample_plan(&channel, now);
+    same_approval.approvals[0].id = plan.approvals[0].id.clone();
+    for step in &mut same_approval.steps {
+        if step.approval.is_some() {
+            step.approval = Some(plan.approvals[0].id.clone());
+        }
+    }
+    assert!(
+        store
+            .save_plan(&same_approval, None, &Effects::none(), now)
+            .await
+            .is_err(),
+        "a new plan whose approval id another plan has must be an error"
+    );
+    assert_eq!(
+        store
+            .plan(&same_approval.id)
+            .await
+            .expect("Store::plan failed"),
+        None,
+        "a refused plan must not be stored"
+    );
+    assert_eq!(
+        load(store, &plan.id).await,
+        expected,
+        "a refused plan must leave the stored one alone"
+    );
     assert_eq!(
         store
             .plan(&PlanId::new())

@@ -374,12 +374,14 @@ impl Store for PostgresStore {
 
         let mut tx = self.pool.begin().await?;
         let written = match expected_revision {
-            // A second instance planning the same request loses on the unique request id.
+            // A second instance planning the same request loses on the unique request id;
+            // a plan id taken by another request's plan is an error, so the caller draws
+            // again.
             None => sqlx::query(
                 "INSERT INTO plans (id, request_id, revision, state, title, channel, conversation,
                                     updated_at, body)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                 ON CONFLICT DO NOTHING",
+                 ON CONFLICT (request_id) DO NOTHING",
             )
             .bind(stored.id.as_str())
             .bind(stored.request_id.as_str())

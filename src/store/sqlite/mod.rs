@@ -361,12 +361,12 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
         match expected_revision {
             None => {
-                let existing =
-                    sqlx::query("SELECT 1 FROM plans WHERE id = ? OR request_id = ? LIMIT 1")
-                        .bind(stored.id.as_str())
-                        .bind(stored.request_id.as_str())
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                // The request is planned already: a conflict. A plan id taken by another
+                // request's plan fails the insert below instead, so the caller draws again.
+                let existing = sqlx::query("SELECT 1 FROM plans WHERE request_id = ? LIMIT 1")
+                    .bind(stored.request_id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
                 if existing.is_some() {
                     tx.rollback().await?;
                     return Ok(SaveOutcome::Conflict);
