@@ -1,5 +1,4 @@
-//! Helpers for tests of anything built on openmog (feature `testing`): catching every log
-//! line a test produces, to prove that no secret is among them.
+//! Catching every log line a test produces, to prove that no secret is among them.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

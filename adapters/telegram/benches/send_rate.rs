@@ -5,19 +5,13 @@
 //! Run with: `cargo bench -p openmog-telegram --bench send_rate` (prints a table). Without
 //! `--bench` (as `cargo test --all-targets` runs it) it does a short smoke run.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use openmog::channel::Paced;
-use openmog::clock::{SystemClock, Timestamp};
 use openmog::config::Pacing;
 use openmog::domain::{ConversationRef, Outbound};
-use openmog::outbox::{OutboxSender, RetryPolicy};
-use openmog::store::{Effects, MemoryStore, SharedStore};
+use openmog::testing::drain_outbox;
 use openmog_telegram::fake::{ChatRef, FakeTelegram, Limits, TgUser};
 use openmog_telegram::{TelegramChannel, TelegramSettings};
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 const TOKEN: &str = "123456:bench-token";
 
@@ -39,42 +33,29 @@ async fn run(chats: i64, per_chat: usize) -> Outcome {
             .unwrap();
     let settings = TelegramSettings::from_map("telegram", &settings).unwrap();
     let channel = TelegramChannel::new("telegram", settings).unwrap();
-    let store: SharedStore = Arc::new(MemoryStore::new());
-    let mut effects = Effects::none();
+    let mut messages = Vec::new();
     for i in 0..per_chat {
         for chat in 1..=chats {
-            effects.send(Outbound::text(
+            messages.push(Outbound::text(
                 ConversationRef::new("telegram", chat.to_string()),
                 format!("bench-{chat}-{i}"),
                 format!("message {i}"),
             ));
         }
     }
-    let messages = effects.outbox.len();
-    store.apply(&effects, Timestamp(0)).await.unwrap();
-    let sender = OutboxSender::new(
-        Arc::new(Paced::new(channel, Pacing::default_for("telegram"))),
-        Arc::clone(&store),
-        Arc::new(SystemClock),
-        Arc::new(Notify::new()),
-        RetryPolicy::default(),
-        Duration::from_millis(10),
-    );
-    let shutdown = CancellationToken::new();
-    let started = Instant::now();
-    let task = tokio::spawn(sender.run(shutdown.clone()));
-    while store.outbox_depth().await.unwrap() > 0 {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    let elapsed = started.elapsed();
-    shutdown.cancel();
-    let _ = task.await;
+    let drained = drain_outbox(channel, Pacing::default_for("telegram"), messages)
+        .await
+        .unwrap();
     let rate_limited = fake.rate_limited();
-    assert_eq!(fake.all_messages().len(), messages, "every message arrived");
+    assert_eq!(
+        fake.all_messages().len(),
+        drained.messages,
+        "every message arrived"
+    );
     fake.stop().await;
     Outcome {
-        messages,
-        elapsed,
+        messages: drained.messages,
+        elapsed: drained.elapsed,
         rate_limited,
     }
 }

@@ -102,6 +102,9 @@ pub(crate) async fn run(
         return Ok(());
     };
     tracing::info!(channel = sink.channel(), bot = %me.username, "polling Telegram for updates");
+    // The API answered and took the token; a long poll's first answer may take up to
+    // `poll_timeout`, and a failed poll says so below.
+    sink.connected();
     let timeout = u32::try_from(channel.settings().poll_timeout.as_secs()).unwrap_or(u32::MAX);
     let mut offset: Option<i32> = None;
     let mut backoff = Backoff(Backoff::FIRST);

@@ -118,15 +118,16 @@ struct Running {
 }
 
 async fn start_on_sqlite() -> Running {
+    start("sqlite://state/openmog.db").await
+}
+
+/// `openmog run` on the store at `url` with the fake Telegram, once ready.
+async fn start(url: &str) -> Running {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let telegram = FakeTelegram::start(TOKEN).await;
     let dir = tempfile::tempdir().unwrap();
     let port = common::free_port();
-    std::fs::write(
-        dir.path().join("bot.toml"),
-        config(&telegram, port, "sqlite://state/openmog.db"),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("bot.toml"), config(&telegram, port, url)).unwrap();
     let log = dir.path().join("run.log");
     let bot = common::run(dir.path(), &log, &[("RUST_LOG", "info")]);
     until_up(port, &log).await;
@@ -356,13 +357,13 @@ async fn on_a_shared_store_sigterm_releases_every_lease() {
     let Some((_admin, _schema, store)) = postgres_schema().await else {
         return;
     };
-    let telegram = FakeTelegram::start(TOKEN).await;
-    let dir = tempfile::tempdir().unwrap();
-    let port = common::free_port();
-    std::fs::write(dir.path().join("bot.toml"), config(&telegram, port, &store)).unwrap();
-    let log = dir.path().join("run.log");
-    let mut bot = common::run(dir.path(), &log, &[("RUST_LOG", "info")]);
-    until_ready(port, &log).await;
+    let Running {
+        telegram,
+        dir,
+        port,
+        mut bot,
+        ..
+    } = start(&store).await;
     let (_, metrics) = get(port, "/metrics").await.unwrap();
     assert_eq!(
         sample(&metrics, "openmog_channel_connected", &["telegram"]),
@@ -394,13 +395,13 @@ async fn readiness_drops_when_the_store_goes_away() {
     let Some((admin, schema, store)) = postgres_schema().await else {
         return;
     };
-    let telegram = FakeTelegram::start(TOKEN).await;
-    let dir = tempfile::tempdir().unwrap();
-    let port = common::free_port();
-    std::fs::write(dir.path().join("bot.toml"), config(&telegram, port, &store)).unwrap();
-    let log = dir.path().join("run.log");
-    let mut bot = common::run(dir.path(), &log, &[("RUST_LOG", "warn")]);
-    until_ready(port, &log).await;
+    let Running {
+        telegram,
+        dir: _dir,
+        port,
+        mut bot,
+        ..
+    } = start(&store).await;
 
     // The store goes away under the running bot.
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))

@@ -107,6 +107,36 @@ impl MailServers {
         self.dir.path()
     }
 
+    /// An email channel's `settings` table (TOML, one key a line) for the mailbox
+    /// `address` on these servers: IMAP over `imap` (`tls`, `starttls` or `plain`), SMTP
+    /// with STARTTLS, the test CA trusted (written into [`Self::dir`]).
+    pub fn channel_settings_toml(&self, address: &str, imap: &str) -> String {
+        let imap_port = match imap {
+            "tls" => self.imaps_port,
+            _ => self.imap_port,
+        };
+        let ca = self.dir().join("test-ca.pem");
+        fs::write(&ca, &self.ca_pem).expect("write the test CA");
+        format!(
+            r#"address = "{address}"
+trusted_authserv_ids = ["{authserv}"]
+poll_interval = "5s"
+timeout = "5s"
+ca_file = "{ca}"
+imap = {{ host = "{host}", port = {imap_port}, security = "{imap}", password = "{password}" }}
+smtp = {{ host = "{host}", port = {smtp_port}, security = "starttls", password = "{password}" }}"#,
+            authserv = self.authserv_id,
+            ca = ca.display(),
+            host = if imap == "plain" {
+                "127.0.0.1"
+            } else {
+                "localhost"
+            },
+            password = self.password(address),
+            smtp_port = self.smtp_port,
+        )
+    }
+
     /// The password of `user` (`bob` or `bob@example.test`): `pw-<local part>`.
     pub fn password(&self, user: &str) -> String {
         let local = user.split('@').next().unwrap_or(user);

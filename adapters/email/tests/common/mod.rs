@@ -97,30 +97,7 @@ steps = [{ key = "say", skill = "echo", args = { text = "line ${n}" } }]
 /// The channel's settings table for `servers`, IMAP over `imap` (`tls`, `starttls` or
 /// `plain`), SMTP with STARTTLS.
 pub fn settings_toml(servers: &MailServers, imap: &str) -> String {
-    let imap_port = match imap {
-        "tls" => servers.imaps_port,
-        _ => servers.imap_port,
-    };
-    let ca = servers.dir().join("test-ca.pem");
-    std::fs::write(&ca, &servers.ca_pem).expect("write the test CA");
-    format!(
-        r#"address = "{AGENT}"
-trusted_authserv_ids = ["{authserv}"]
-poll_interval = "5s"
-timeout = "5s"
-ca_file = "{ca}"
-imap = {{ host = "{host}", port = {imap_port}, security = "{imap}", password = "{password}" }}
-smtp = {{ host = "{host}", port = {smtp_port}, security = "starttls", password = "{password}" }}"#,
-        authserv = servers.authserv_id,
-        ca = ca.display(),
-        host = if imap == "plain" {
-            "127.0.0.1"
-        } else {
-            "localhost"
-        },
-        password = servers.password(AGENT),
-        smtp_port = servers.smtp_port,
-    )
+    servers.channel_settings_toml(AGENT, imap)
 }
 
 /// The configuration for `servers`.
